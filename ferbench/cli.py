@@ -1,0 +1,274 @@
+"""The ``ferbench`` command line: run | ls | results | validate | check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from ferbench.errors import ConfigError, FerbenchError
+
+log = logging.getLogger("ferbench")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) that name the bad option."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 3`` means seeds 0,1,2; ``--seeds 0,4,7`` lists them explicitly."""
+    try:
+        if "," in text:
+            return tuple(int(s) for s in text.split(",") if s.strip())
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a count or a list like 0,1,2; got '{text}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--seeds must be at least 1")
+    return tuple(range(n))
+
+
+def _ratios(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ratios takes numbers like 1,2,3; got '{text}'") from None
+    if not vals or any(v <= 0 for v in vals):
+        raise argparse.ArgumentTypeError("--ratios must be positive numbers like 1,2,3")
+    return tuple(int(v) if v.is_integer() else v for v in vals)
+
+
+def _per_class(text: str):
+    if text.lower() == "all":
+        return "all"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--real-per-class takes a positive integer or 'all'; got '{text}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--real-per-class must be a positive integer or 'all'")
+    return n
+
+
+def _param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param takes key=value; got '{text}'")
+    k, v = text.split("=", 1)
+    try:
+        val = json.loads(v)
+    except json.JSONDecodeError:
+        val = v
+    return k.strip(), val
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ferbench", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="train a generator, make synthetic data, score it")
+    r.add_argument("--generator", "-g", help="registered generator name (see 'ferbench ls generators')")
+    r.add_argument("--protocol", "-p", default="mix", help="built-in protocol name or a YAML path (default: mix)")
+    r.add_argument("--dataset", help="dataset name (default: the protocol's, toyfaces)")
+    r.add_argument("--data-root", help="path to the dataset on disk (not needed for toyfaces)")
+    r.add_argument("--test-dataset", help="cross-dataset evaluation: test on this dataset's test split")
+    r.add_argument("--test-data-root", help="path of --test-dataset")
+    r.add_argument("--budget", "-b", choices=("smoke", "quick", "full"))
+    r.add_argument("--seeds", type=_seeds, help="number of seeds (3 = 0,1,2) or a list 0,4,7")
+    r.add_argument("--ratios", type=_ratios, help="synthetic:real ratios, e.g. 1,2,3")
+    r.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if present)")
+    r.add_argument("--real-per-class", type=_per_class, help="cap real training images per class, or 'all'")
+    r.add_argument("--real-fraction", type=float, help="fraction of real training images (0,1]")
+    r.add_argument("--resolution", type=int, help="image side in pixels (default 48)")
+    r.add_argument("--channels", type=int, choices=(1, 3), help="1 grayscale, 3 RGB")
+    r.add_argument("--classifier", help="noncomplex-cnn or resnet18")
+    r.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="generator hyper-parameter (repeatable)")
+    r.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
+    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    ls = sub.add_parser("ls", help="list generators, protocols, datasets or classifiers")
+    ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"))
+
+    res = sub.add_parser("results", help="print stored scores as tables")
+    res.add_argument("--protocol")
+    res.add_argument("--dataset")
+    res.add_argument("--generator")
+    res.add_argument("--store")
+    res.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                     help="export the stored cells as JSON (to PATH, or stdout)")
+
+    v = sub.add_parser("validate", help="strictly parse a protocol YAML file")
+    v.add_argument("protocol")
+
+    c = sub.add_parser("check", help="run the conformance suite on a registered generator")
+    c.add_argument("generator")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="ferbench: %(message)s", stream=sys.stderr)
+    try:
+        return {"run": cmd_run, "ls": cmd_ls, "results": cmd_results,
+                "validate": cmd_validate, "check": cmd_check}[args.command](args)
+    except KeyboardInterrupt:
+        print("ferbench: interrupted; finished cells are stored, re-run the same command to "
+              "resume", file=sys.stderr)
+        return 130
+    except FerbenchError as exc:
+        print(f"ferbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _store(path):
+    from ferbench.store import ResultStore, default_store_path
+
+    return ResultStore(path or default_store_path())
+
+
+def cmd_run(args) -> int:
+    from ferbench.protocol import load_protocol
+    from ferbench.report import format_summary, summarize
+    from ferbench.runner import Context, resolve_device, run_protocol
+
+    spec = load_protocol(args.protocol)
+    spec = spec.override(
+        dataset=args.dataset, data_root=args.data_root, test_dataset=args.test_dataset,
+        test_data_root=args.test_data_root, budget=args.budget, seeds=args.seeds,
+        ratios=args.ratios if spec.mode != "real" else None, real_per_class=args.real_per_class,
+        real_fraction=args.real_fraction, resolution=args.resolution, channels=args.channels,
+        classifier=args.classifier,
+    )
+    if args.ratios and spec.mode == "real":
+        raise ConfigError("--ratios does not apply to protocol mode 'real'")
+    _check_names(spec)
+    if spec.needs_generator and not args.generator:
+        raise ConfigError(f"protocol '{spec.name}' needs --generator "
+                          "(see 'ferbench ls generators')")
+    ctx = Context(device=resolve_device(args.device), progress=not args.no_progress)
+    store = _store(args.store)
+    log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
+             spec.version, spec.mode, spec.dataset, spec.budget, list(spec.seeds), ctx.device)
+    cells = run_protocol(spec, args.generator, dict(args.param), store, ctx)
+    records = [store.get_cell(c["cell_id"]) for c in cells]
+    summary = summarize(records)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=float))
+    else:
+        gen = f", generator {args.generator}" if spec.needs_generator else ""
+        print(format_summary(summary, title=f"{spec.name} v{spec.version} on {spec.dataset}"
+                             f" ({spec.budget}{gen})"))
+        if spec.dataset == "toyfaces":
+            print("note: toyfaces is a smoke test of the pipeline, not a FER result")
+    return 0
+
+
+def _check_names(spec) -> None:
+    from ferbench.classify import CLASSIFIERS
+    from ferbench.data.registry import get_adapter
+    from ferbench.registry import did_you_mean
+
+    get_adapter(spec.dataset)
+    if spec.test_dataset:
+        get_adapter(spec.test_dataset)
+    if spec.classifier not in CLASSIFIERS:
+        raise ConfigError(f"unknown classifier '{spec.classifier}'"
+                          f"{did_you_mean(spec.classifier, CLASSIFIERS)}; "
+                          f"available: {', '.join(sorted(CLASSIFIERS))}")
+
+
+def cmd_ls(args) -> int:
+    if args.what == "generators":
+        from ferbench.registry import generator_class, generator_distribution, generator_names
+
+        for name in generator_names():
+            m = generator_class(name).meta
+            print(f"{name:<16} v{m.version:<6} {m.family:<10} cond={'+'.join(m.conditioning):<10}"
+                  f" licence={m.license:<12} [{generator_distribution(name)}] {m.description}")
+    elif args.what == "protocols":
+        from ferbench.protocol import builtin_protocols, load_protocol
+
+        for name in sorted(builtin_protocols()):
+            s = load_protocol(name)
+            print(f"{name:<12} v{s.version}  mode={s.mode:<10} {s.description}")
+    elif args.what == "datasets":
+        from ferbench.data.registry import list_datasets
+
+        for name, ad in sorted(list_datasets().items()):
+            root = "needs --data-root" if ad.needs_root else "built in"
+            print(f"{name:<12} {len(ad.classes)} classes  {root:<18} {ad.description}")
+    else:
+        from ferbench.classify import CLASSIFIERS
+
+        for name in sorted(CLASSIFIERS):
+            print(name)
+    return 0
+
+
+def cmd_results(args) -> int:
+    from ferbench.report import format_summary, summarize
+
+    store = _store(args.store)
+    filters = {k: v for k, v in (("protocol", args.protocol), ("dataset", args.dataset))
+               if v is not None}
+    rows = store.cells(**filters)
+    if args.json is not None:
+        records = [store.get_cell(r["cell_id"]) for r in rows]
+        text = json.dumps(records, indent=2, default=str)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as fh:
+                fh.write(text + "\n")
+            log.info("wrote %d cells to %s", len(records), args.json)
+        return 0
+    if not rows:
+        print("no results stored yet; run 'ferbench run ...' first")
+        return 0
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = tuple(r[k] for k in ("protocol", "protocol_version", "dataset", "test_dataset",
+                                   "classifier", "budget", "real_per_class", "real_fraction",
+                                   "resolution", "channels"))
+        groups.setdefault(key, []).append(r)
+    for key, grp in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        gens = sorted({r["generator"] for r in grp if r["generator"]}) or [None]
+        for gen in gens:
+            if args.generator and gen != args.generator:
+                continue
+            recs = [store.get_cell(r["cell_id"]) for r in grp if r["generator"] in (None, gen)]
+            title = (f"{key[0]} v{key[1]} on {key[2]} (test {key[3]}), {key[4]}, budget {key[5]}"
+                     f", real/class {key[6] or 'all'}" + (f", generator {gen}" if gen else ""))
+            print(format_summary(summarize(recs), title=title))
+            print()
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from ferbench.protocol import expand, load_protocol
+
+    spec = load_protocol(args.protocol)
+    _check_names(spec)
+    n = len(expand(spec, "<generator>", "0", {}))
+    print(f"{args.protocol}: ok ({spec.name} v{spec.version}, mode {spec.mode}, {n} cells)")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from ferbench.check import check_generator
+
+    for line in check_generator(args.generator):
+        print(line)
+    print(f"{args.generator}: conforms to the ferbench generator contract")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
