@@ -1,0 +1,53 @@
+"""CLI behaviour: listings, one-line errors with suggestions, no tracebacks."""
+
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("what,needle", [
+    ("generators", "real-augment"), ("protocols", "mix"), ("datasets", "toyfaces"),
+    ("classifiers", "noncomplex-cnn"),
+])
+def test_ls(what, needle, tmp_path):
+    out = run_cli("ls", what, env_home=tmp_path).stdout
+    assert needle in out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--generator", "real-augmnt", "--budget", "smoke"], "did you mean 'real-augment'"),
+    (["run", "--generator", "noise", "--protocol", "mixx"], "did you mean 'mix'"),
+    (["run", "--generator", "noise", "--dataset", "fer2031"], "did you mean 'fer2013'"),
+    (["run", "--generator", "noise", "--dataset", "fer2013", "--data-root", "/no/such/dir",
+      "--budget", "smoke", "--no-progress"], "/no/such/dir"),
+    (["run", "--generator", "noise", "--seeds", "x"], "--seeds"),
+    (["run", "--generator", "noise", "--ratios", "1,-2"], "--ratios"),
+    (["run", "--generator", "noise", "--budget", "huge"], "invalid choice"),
+    (["run", "--protocol", "mix"], "needs --generator"),
+    (["run", "--generator", "noise", "--classifier", "resnet81"], "did you mean 'resnet18'"),
+    (["run", "--generator", "noise", "--protocol", "/no/such.yaml"], "/no/such.yaml"),
+    (["validate", "/no/such.yaml"], "/no/such.yaml"),
+])
+def test_errors_are_one_line(args, needle, tmp_path):
+    if args[0] == "run":
+        args = [*args, "--store", tmp_path / "r.duckdb"]
+    proc = run_cli(*args, env_home=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr
+    assert len(err) == 1 and needle in err[0], proc.stderr
+
+
+def test_validate_reports_cell_count(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("name: p\nversion: 3\nmode: mix\nratios: [1, 2]\nseeds: [0, 1, 2]\n")
+    out = run_cli("validate", p, env_home=tmp_path).stdout
+    assert "ok" in out and "9 cells" in out
+    p.write_text("name: p\nversion: 3\nmode: mix\nratios: [1]\nratios: [2]\n")
+    proc = run_cli("validate", p, env_home=tmp_path, check=False)
+    assert proc.returncode == 2 and "duplicate key 'ratios'" in proc.stderr
+
+
+def test_results_on_empty_store(tmp_path):
+    out = run_cli("results", "--store", tmp_path / "r.duckdb", env_home=tmp_path).stdout
+    assert "no results" in out
