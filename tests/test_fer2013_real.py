@@ -1,0 +1,98 @@
+"""FER2013 end to end on the real copy in ``../shared/datasets`` (skips when absent).
+
+The data come from ``$FERBENCH_FER2013`` (an extracted folder holding ``fer2013/`` or being
+it), else from ``<repo>/../shared/datasets/fer2013-kaggle.tar.gz``: reused from
+``~/.cache/ferbench-data/fer2013`` when already extracted there with all 35,887 files, else
+extracted once per session into a temporary folder. The prepared cache lives in a session
+temporary ``FERBENCH_HOME`` so the first load really decodes.
+"""
+
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferbench.data import adapters as A
+from ferbench.data.cache import load
+
+pytestmark = pytest.mark.realdata
+
+REPO = Path(__file__).resolve().parents[1]
+TARBALL = REPO.parent / "shared" / "datasets" / "fer2013-kaggle.tar.gz"
+EXTRACTED = Path.home() / ".cache" / "ferbench-data"
+N_FILES = 35_887
+
+# README: per class, train / test (test = PublicTest + PrivateTest)
+README = {
+    "anger": (3995, 958), "disgust": (436, 111), "fear": (4097, 1024), "happy": (7215, 1774),
+    "neutral": (4965, 1233), "sad": (4830, 1247), "surprise": (3171, 831),
+}
+
+
+def _count_images(base: Path) -> int:
+    return sum(len(A.walk_images(base / d)) for d in ("train", "test") if (base / d).is_dir())
+
+
+@pytest.fixture(scope="session")
+def fer_root(tmp_path_factory):
+    env = os.environ.get("FERBENCH_FER2013")
+    if env:
+        if not Path(env).exists():
+            pytest.skip(f"FERBENCH_FER2013={env} does not exist")
+        return Path(env)
+    if not TARBALL.is_file():
+        pytest.skip(f"FER2013 copy not found at {TARBALL} (or set FERBENCH_FER2013 to an "
+                    f"extracted folder)")
+    if _count_images(EXTRACTED / "fer2013") == N_FILES:
+        return EXTRACTED
+    dest = tmp_path_factory.mktemp("fer2013-data")
+    with tarfile.open(TARBALL) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def loaded(fer_root, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FERBENCH_HOME", str(tmp_path_factory.mktemp("ferbench-home")))
+        t0 = time.perf_counter()
+        first = {s: load("fer2013", s, root=fer_root) for s in A.SPLITS}
+        decode_s = time.perf_counter() - t0
+
+        def boom(*a, **k):
+            raise AssertionError("decoded again")
+
+        mp.setattr(A, "decode_records", boom)
+        t0 = time.perf_counter()
+        second = {s: load("fer2013", s, root=fer_root) for s in A.SPLITS}
+        hit_s = time.perf_counter() - t0
+    print(f"\nFER2013: first load (decode) {decode_s:.1f}s, cache hit {hit_s:.2f}s (3 splits)")
+    return first, second, hit_s
+
+
+def test_counts_and_shape(loaded):
+    first, _, _ = loaded
+    assert [len(first[s]) for s in A.SPLITS] == [28_709, 3_589, 3_589]
+    assert first["train"].counts() == {c: n for c, (n, _) in README.items()}
+    val, test = first["val"].counts(), first["test"].counts()
+    assert {c: val[c] + test[c] for c in val} == {c: n for c, (_, n) in README.items()}
+    for s, d in first.items():
+        assert d.images.shape[1:] == (48, 48, 1) and d.images.dtype == np.uint8
+        assert d.classes == tuple(sorted(README, key=A.INDEX.__getitem__))
+        assert d.meta["skipped"] == []
+        assert all(i.split("/")[-1].startswith({"train": "Training_", "val": "PublicTest_",
+                                                "test": "PrivateTest_"}[s]) for i in d.ids)
+    assert not set(first["val"].ids.tolist()) & set(first["test"].ids.tolist())
+
+
+def test_second_load_hits_cache(loaded):
+    first, second, hit_s = loaded
+    for s in A.SPLITS:
+        assert second[s].meta["cache_hit"] and not first[s].meta["cache_hit"]
+        assert second[s].meta["content_hash"] == first[s].meta["content_hash"]
+        np.testing.assert_array_equal(second[s].labels, first[s].labels)
+    assert second["test"].content_hash() == first["test"].meta["content_hash"]
+    assert hit_s < 10
