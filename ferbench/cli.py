@@ -152,6 +152,10 @@ def cmd_run(args) -> int:
     if spec.needs_generator and not args.generator:
         raise ConfigError(f"protocol '{spec.name}' needs --generator "
                           "(see 'ferbench ls generators')")
+    if spec.needs_generator:
+        from ferbench.registry import create_generator
+
+        create_generator(args.generator, **dict(args.param))  # fail fast on a bad name/param
     ctx = Context(device=resolve_device(args.device), progress=not args.no_progress)
     store = _store(args.store)
     log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
@@ -175,9 +179,19 @@ def _check_names(spec) -> None:
     from ferbench.data.registry import get_adapter
     from ferbench.registry import did_you_mean
 
-    get_adapter(spec.dataset)
-    if spec.test_dataset:
-        get_adapter(spec.test_dataset)
+    from pathlib import Path
+
+    for name, root, flag in ((spec.dataset, spec.data_root, "--data-root"),
+                             (spec.test_dataset, spec.test_data_root or
+                              (spec.data_root if spec.test_dataset == spec.dataset else None),
+                              "--test-data-root")):
+        if not name:
+            continue
+        adapter = get_adapter(name)
+        if adapter.needs_root and not root:
+            raise ConfigError(f"dataset '{name}' is read from disk: pass {flag} PATH")
+        if root and not Path(root).expanduser().exists():
+            raise ConfigError(f"{flag}: path not found: {root}")
     if spec.classifier not in CLASSIFIERS:
         raise ConfigError(f"unknown classifier '{spec.classifier}'"
                           f"{did_you_mean(spec.classifier, CLASSIFIERS)}; "
