@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resolution", type=int, help="image side in pixels (default 48)")
     r.add_argument("--channels", type=int, choices=(1, 3), help="1 grayscale, 3 RGB")
     r.add_argument("--classifier", help="noncomplex-cnn or resnet18")
+    r.add_argument("--epochs", type=int, help="override the budget's classifier epochs")
     r.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="generator hyper-parameter (repeatable)")
     r.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
@@ -144,7 +145,7 @@ def cmd_run(args) -> int:
         test_data_root=args.test_data_root, budget=args.budget, seeds=args.seeds,
         ratios=args.ratios if spec.mode != "real" else None, real_per_class=args.real_per_class,
         real_fraction=args.real_fraction, resolution=args.resolution, channels=args.channels,
-        classifier=args.classifier,
+        classifier=args.classifier, epochs=args.epochs,
     )
     if args.ratios and spec.mode == "real":
         raise ConfigError("--ratios does not apply to protocol mode 'real'")
@@ -175,11 +176,11 @@ def cmd_run(args) -> int:
 
 
 def _check_names(spec) -> None:
+    from pathlib import Path
+
     from ferbench.classify import CLASSIFIERS
     from ferbench.data.registry import get_adapter
     from ferbench.registry import did_you_mean
-
-    from pathlib import Path
 
     for name, root, flag in ((spec.dataset, spec.data_root, "--data-root"),
                              (spec.test_dataset, spec.test_data_root or
@@ -217,7 +218,8 @@ def cmd_ls(args) -> int:
 
         for name, ad in sorted(list_datasets().items()):
             root = "needs --data-root" if ad.needs_root else "built in"
-            print(f"{name:<12} {len(ad.classes)} classes  {root:<18} {ad.description}")
+            ncls = f"{len(ad.classes)} classes" if ad.classes else "classes from data"
+            print(f"{name:<12} {ncls:<17}  {root:<18} {ad.description}")
     else:
         from ferbench.classify import CLASSIFIERS
 

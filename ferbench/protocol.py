@@ -36,7 +36,7 @@ BUDGETS = ("smoke", "quick", "full")
 #: When a spec leaves ``real_per_class`` unset (null), the budget picks the cap: ``smoke`` and
 #: ``quick`` run the low-data regime so that they fit their time budgets on a CPU; ``full``
 #: uses every real training image. ``--real-per-class all`` forces the whole training set.
-BUDGET_REAL_PER_CLASS = {"smoke": 30, "quick": 150, "full": None}
+BUDGET_REAL_PER_CLASS = {"smoke": 30, "quick": 100, "full": None}
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -77,6 +77,7 @@ class ProtocolSpec:
     real_per_class: int | str | None = None  # None: budget default; "all": no cap
     classifier: str = "noncomplex-cnn"
     budget: str = "quick"
+    epochs: int | None = None  # None: the budget's default for the classifier
     seeds: tuple[int, ...] = (0,)
     ratios: tuple[float, ...] = ()
     source: str = field(default="", compare=False)
@@ -92,6 +93,8 @@ class ProtocolSpec:
         rpc = self.real_per_class
         _check(rpc is None or rpc == "all" or (isinstance(rpc, int) and rpc > 0), where,
                "real_per_class", "must be a positive integer, 'all' or null")
+        _check(self.epochs is None or (isinstance(self.epochs, int) and self.epochs > 0), where,
+               "epochs", "must be a positive integer or null")
         _check(self.budget in BUDGETS, where, "budget",
                f"must be one of {', '.join(BUDGETS)}{did_you_mean(str(self.budget), BUDGETS)}")
         _check(len(self.seeds) > 0 and all(isinstance(s, int) and s >= 0 for s in self.seeds),
@@ -227,6 +230,8 @@ def expand(spec: ProtocolSpec, generator: str | None, generator_version: str | N
         "real_fraction": spec.real_fraction, "real_per_class": spec.effective_real_per_class(),
         "classifier": spec.classifier, "budget": spec.budget,
     }
+    if spec.epochs is not None:  # only present when overridden, so default cells keep their ids
+        base["epochs"] = spec.epochs
     ratios = [0.0] if spec.mode == "real" else [float(r) for r in spec.ratios]
     if spec.mode == "mix":
         ratios = [0.0] + [r for r in ratios if r != 0]

@@ -273,6 +273,8 @@ def run_cell(cell: dict, ctx: Context | None = None) -> dict:
     y = np.concatenate(parts_y)
 
     config = classify.train_config(cell["budget"], cell["classifier"])
+    if cell.get("epochs"):
+        config = config.replace(epochs=int(cell["epochs"]))
     model = classify.train_classifier(
         cell["classifier"], x, y, len(classes), seed=cell["seed"], config=config,
         device=ctx.device, progress=ctx.progress,
@@ -301,6 +303,7 @@ def run_cell(cell: dict, ctx: Context | None = None) -> dict:
         "generator_params": cell["generator_params"], "pool_hash": pool_hash,
         "feature_extractor": None, "feature_extractor_hash": None,
         "classifier": cell["classifier"], "budget": cell["budget"], "seed": cell["seed"],
+        "classifier_config": _jsonable(getattr(model, "ferbench_train_info", {})),
         "ferbench_version": ferbench.__version__, "git_sha": git_sha(),
         "torch_version": torch.__version__, "device": ctx.device,
         "wall_time_s": round(time.time() - t0, 3),
@@ -313,6 +316,12 @@ def run_cell(cell: dict, ctx: Context | None = None) -> dict:
         "classes": list(classes),
         "y_true": [int(v) for v in y_true], "y_pred": [int(v) for v in y_pred],
     }
+
+
+def _jsonable(obj):
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
 
 
 def _restrict_to(test: FaceData, classes: tuple[str, ...]) -> FaceData:

@@ -51,7 +51,10 @@ def test_noise_is_class_agnostic_and_matches_mean_face():
     g = create_generator("noise").fit(TrainSet(data), seed=0, budget=Budget("smoke"))
     out = g.generate(np.repeat(np.arange(7), 30), seed=0)
     per_class = out.images.reshape(7, 30, -1).mean(axis=(1, 2))
-    assert np.ptp(per_class) < 5  # labels carry no information
+    data_means = data.images.reshape(7, -1).mean(axis=1)
+    # Labels carry no information: class means differ by sampling noise only, a small
+    # fraction of the real data's between-class spread (150 grey levels).
+    assert np.ptp(per_class) < 0.1 * np.ptp(data_means)
     assert abs(out.images.mean() - data.images.mean()) < 6
 
 
