@@ -96,3 +96,22 @@ def test_second_load_hits_cache(loaded):
         np.testing.assert_array_equal(second[s].labels, first[s].labels)
     assert second["test"].content_hash() == first["test"].meta["content_hash"]
     assert hit_s < 10
+
+
+def test_mix_on_fer2013_lands_in_duckdb(fer_root, tmp_path):
+    """The main command pointed at real FER2013 (smoke budget: one ratio) stores real numbers
+    and prints them as a table; PrivateTest is the test split."""
+    from conftest import run_cli
+    from ferbench.store import ResultStore
+
+    store = tmp_path / "r.duckdb"
+    out = run_cli("run", "--generator", "real-augment", "--protocol", "mix", "--dataset",
+                  "fer2013", "--data-root", fer_root, "--budget", "smoke", "--ratios", "1",
+                  "--store", store, "--no-progress", "--device", "cpu",
+                  env_home=tmp_path / "home").stdout
+    assert "mix v1 on fer2013" in out and "real + real-augment" in out
+    rows = ResultStore(store).cells()
+    assert len(rows) == 2
+    for r in rows:
+        assert r["dataset"] == "fer2013" and r["test_split"] == "test" and r["n_test"] == 3_589
+        assert r["n_real"] == 7 * 30 and len(r["dataset_hash"]) == 64
