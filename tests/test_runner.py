@@ -116,3 +116,14 @@ def test_resume_after_sigkill(shared_home, tmp_path):
     assert all(after[c] == t for c, t in first.items())  # finished cells untouched
     assert all(p.stat().st_mtime == t for p, t in mtimes.items())  # pool blocks reused
     assert not list(shared_home.rglob("*.tmp*"))  # no half-written cache entries left
+
+
+def test_real_protocol_at_64px_rgb(shared_home, tmp_path):
+    spec = load_protocol("real").override(budget="smoke", resolution=64, channels=3,
+                                          real_per_class=10)
+    store = ResultStore(tmp_path / "r.duckdb")
+    cells = run_protocol(spec, None, None, store, Context(progress=False, n_boot=100))
+    rec = store.get_cell(cells[0]["cell_id"])
+    assert (rec["resolution"], rec["channels"], rec["n_real"]) == (64, 3, 70)
+    assert rec["classifier_config"]["resolution"] == 64
+    assert rec["classifier_config"]["channels"] == 3
