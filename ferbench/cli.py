@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="ferbench: %(message)s", stream=sys.stderr)
+    if not args.verbose:  # data warnings as one line each, without source locations
+        import warnings
+
+        warnings.showwarning = lambda msg, cat, *a, **k: print(
+            f"ferbench: warning: {msg}", file=sys.stderr)
     try:
         return {"run": cmd_run, "ls": cmd_ls, "results": cmd_results,
                 "validate": cmd_validate, "check": cmd_check}[args.command](args)

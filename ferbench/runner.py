@@ -129,6 +129,20 @@ class Context:
                                    channels=channels)
         return self._data[key]
 
+    def data_checks(self, train: FaceData, test: FaceData) -> dict:
+        """Train/test sanity checks, computed (and warned about) once per pair of splits."""
+        from ferbench.data.checks import sharpness_mismatch
+
+        key = ("checks", _data_hash(train), _data_hash(test))
+        if key not in self._data:
+            a, b, warning = sharpness_mismatch(train.images, test.images)
+            if warning:
+                warnings.warn(f"{train.name}/{train.split} vs {test.name}/{test.split}: "
+                              f"{warning}", stacklevel=2)
+            self._data[key] = {"train_sharpness": round(a, 3), "test_sharpness": round(b, 3),
+                               "warning": warning}
+        return self._data[key]
+
 
 def _data_hash(d: FaceData) -> str:
     return d.meta.get("content_hash") or d.content_hash()
@@ -257,6 +271,7 @@ def run_cell(cell: dict, ctx: Context | None = None) -> dict:
                        cell["resolution"], cell["channels"])
     classes = real.classes
     test = _restrict_to(test, classes)
+    checks = ctx.data_checks(train_full, test)
 
     pool_hash = None
     parts_x, parts_y = [], []
@@ -304,6 +319,7 @@ def run_cell(cell: dict, ctx: Context | None = None) -> dict:
         "feature_extractor": None, "feature_extractor_hash": None,
         "classifier": cell["classifier"], "budget": cell["budget"], "seed": cell["seed"],
         "classifier_config": _jsonable(getattr(model, "ferbench_train_info", {})),
+        "data_checks": checks,
         "ferbench_version": ferbench.__version__, "git_sha": git_sha(),
         "torch_version": torch.__version__, "device": ctx.device,
         "wall_time_s": round(time.time() - t0, 3),

@@ -1,0 +1,38 @@
+"""Cheap sanity checks on prepared data that a FER researcher would want to hear about.
+
+``sharpness`` is the mean absolute difference between neighbouring pixels (horizontal plus
+vertical), a blur proxy on the 0..255 scale. A training split much blurrier than its test
+split is a domain shift that depresses every score trained on it: the FER2013 copy in this
+project's ``shared/datasets`` has exactly that (train median ~6.7, PublicTest/PrivateTest
+~26), so ferbench warns instead of letting it pass silently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: warn when one split is this many times sharper than the other
+SHARPNESS_RATIO_WARN = 2.0
+
+
+def sharpness(images: np.ndarray, max_images: int = 2000) -> float:
+    """Median over (the first ``max_images``) images of the mean absolute neighbour difference."""
+    x = images[:max_images].astype(np.float32).mean(axis=3)
+    dx = np.abs(np.diff(x, axis=2)).mean(axis=(1, 2))
+    dy = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2))
+    return float(np.median(dx + dy)) if len(x) else float("nan")
+
+
+def sharpness_mismatch(train: np.ndarray, test: np.ndarray) -> tuple[float, float, str | None]:
+    """Return (train sharpness, test sharpness, warning text or None)."""
+    a, b = sharpness(train), sharpness(test)
+    if not (a > 0 and b > 0):
+        return a, b, None
+    ratio = max(a, b) / min(a, b)
+    if ratio < SHARPNESS_RATIO_WARN:
+        return a, b, None
+    blurrier = "train" if a < b else "test"
+    return a, b, (f"the {blurrier} images are {ratio:.1f}x blurrier than the "
+                  f"{'test' if blurrier == 'train' else 'train'} images (mean |pixel gradient| "
+                  f"train {a:.1f} vs test {b:.1f}): expect a train/test domain shift that "
+                  f"lowers every score")
