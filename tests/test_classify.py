@@ -158,3 +158,18 @@ def test_bad_inputs():
     with pytest.raises(ValueError):
         train_classifier("noncomplex-cnn", x.astype(np.float32), y, 3, seed=0, config=TINY,
                          progress=False)
+
+
+def test_min_steps_extends_small_training_sets():
+    import numpy as np
+
+    from ferbench.classify import TrainConfig, train_classifier
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 16, 16, 1)).astype(np.uint8)
+    y = np.arange(40) % 2
+    cfg = TrainConfig(epochs=1, batch_size=16, min_steps=9, amp="off")
+    m = train_classifier("noncomplex-cnn", x, y, 2, seed=0, config=cfg, progress=False)
+    assert m.ferbench_train_info["epochs_run"] == 3 and m.ferbench_train_info["steps"] == 9
+    m = train_classifier("noncomplex-cnn", x, y, 2, seed=0, config=cfg.replace(min_steps=0),
+                         progress=False)
+    assert m.ferbench_train_info["epochs_run"] == 1 and m.ferbench_train_info["steps"] == 3
