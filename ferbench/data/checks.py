@@ -2,9 +2,9 @@
 
 ``sharpness`` is the mean absolute difference between neighbouring pixels (horizontal plus
 vertical), a blur proxy on the 0..255 scale. A training split much blurrier than its test
-split is a domain shift that depresses every score trained on it: the FER2013 copy in this
-project's ``shared/datasets`` has exactly that (train median ~6.7, PublicTest/PrivateTest
-~26), so ferbench warns instead of letting it pass silently.
+split has lost detail, and every score trained on it drops. The FER2013 copy in this
+project's ``shared/datasets`` is like this (train median ~6.7, PublicTest/PrivateTest ~26;
+see benchmarks/README.md), so ferbench warns instead of letting it pass silently.
 """
 
 from __future__ import annotations
@@ -34,5 +34,5 @@ def sharpness_mismatch(train: np.ndarray, test: np.ndarray) -> tuple[float, floa
     blurrier = "train" if a < b else "test"
     return a, b, (f"the {blurrier} images are {ratio:.1f}x blurrier than the "
                   f"{'test' if blurrier == 'train' else 'train'} images (mean |pixel gradient| "
-                  f"train {a:.1f} vs test {b:.1f}): expect a train/test domain shift that "
-                  f"lowers every score")
+                  f"train {a:.1f} vs test {b:.1f}): the splits differ in image quality; expect "
+                  f"lower scores than published")
