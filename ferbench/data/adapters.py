@@ -81,6 +81,16 @@ _SPLIT_ALIASES = {
 _MAX_NAMED = 5
 
 
+
+def _label_lines(label_file: Path):
+    """Yield ``(where, line, parts)`` for the non-blank lines of a whitespace-separated label
+    file (RAF-DB, ExpW); ``where`` is ``file:line`` for error messages."""
+    with open(label_file, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            parts = line.split()
+            if parts:
+                yield f"{label_file}:{line_no}", line, parts
+
 class SkippedFilesWarning(UserWarning):
     """Some files of a data set could not be decoded and were left out."""
 
@@ -817,27 +827,22 @@ class RAFDBAdapter(FileAdapter):
         label_file = root / self.LABEL_FILE
         img_dir, aligned = self._image_dir(root)
         out = []
-        with open(label_file, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                where = f"{label_file}:{line_no}"
-                if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) not in self.label_map:
-                    raise DataError(f"{self.name}: bad line at {where}: '{line.strip()}' "
-                                    f"(expected '<image> <1..7>')")
-                fname = parts[0]
-                if fname.lower().startswith("train"):
-                    split = "train"
-                elif fname.lower().startswith("test"):
-                    split = "test"
-                else:
-                    raise DataError(f"{self.name}: image '{fname}' at {where} has no "
-                                    f"train_/test_ prefix")
-                stem, ext = os.path.splitext(fname)
-                p = img_dir / (f"{stem}_aligned{ext}" if aligned else fname)
-                out.append((Record(id=_rel(p, root), label=self.label_map[int(parts[1])], path=p),
-                            split))
+        for where, line, parts in _label_lines(label_file):
+            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) not in self.label_map:
+                raise DataError(f"{self.name}: bad line at {where}: '{line.strip()}' "
+                                f"(expected '<image> <1..7>')")
+            fname = parts[0]
+            if fname.lower().startswith("train"):
+                split = "train"
+            elif fname.lower().startswith("test"):
+                split = "test"
+            else:
+                raise DataError(f"{self.name}: image '{fname}' at {where} has no "
+                                f"train_/test_ prefix")
+            stem, ext = os.path.splitext(fname)
+            p = img_dir / (f"{stem}_aligned{ext}" if aligned else fname)
+            out.append((Record(id=_rel(p, root), label=self.label_map[int(parts[1])], path=p),
+                        split))
         return out
 
     def source_files(self, root: Path):
@@ -1146,23 +1151,18 @@ class ExpWAdapter(FileAdapter):
         label_file = root / self.LABEL_FILE
         img_dir = self._image_dir(root)
         out = []
-        with open(label_file, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                where = f"{label_file}:{line_no}"
-                try:
-                    if len(parts) != 8:
-                        raise ValueError
-                    top, left, right, bottom = (float(v) for v in parts[2:6])
-                    code = int(parts[7])
-                    label = self.label_map[code]
-                except (ValueError, IndexError):
-                    raise DataError(f"{self.name}: bad line at {where}: '{line.strip()}'") from None
-                p = img_dir / parts[0]
-                out.append(Record(id=f"{_rel(p, root)}#face{parts[1]}", label=label, path=p,
-                                  box=(left, top, right, bottom)))
+        for where, line, parts in _label_lines(label_file):
+            try:
+                if len(parts) != 8:
+                    raise ValueError
+                top, left, right, bottom = (float(v) for v in parts[2:6])
+                code = int(parts[7])
+                label = self.label_map[code]
+            except (ValueError, IndexError):
+                raise DataError(f"{self.name}: bad line at {where}: '{line.strip()}'") from None
+            p = img_dir / parts[0]
+            out.append(Record(id=f"{_rel(p, root)}#face{parts[1]}", label=label, path=p,
+                              box=(left, top, right, bottom)))
         return out
 
     def source_files(self, root: Path):
