@@ -10,10 +10,9 @@ import json
 
 import numpy as np
 
-from ferbench.api import Budget, Generator, GeneratorMeta
+from ferbench.api import Budget, Generator, GeneratorMeta, create_generator, generator_class
 from ferbench.data.base import TrainSet
 from ferbench.errors import FerbenchError
-from ferbench.registry import create_generator, generator_class
 
 CONDITIONING = {"label", "au", "text"}
 

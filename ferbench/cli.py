@@ -159,7 +159,7 @@ def cmd_run(args) -> int:
         raise ConfigError(f"protocol '{spec.name}' needs --generator "
                           "(see 'ferbench ls generators')")
     if spec.needs_generator:
-        from ferbench.registry import create_generator
+        from ferbench.api import create_generator
 
         create_generator(args.generator, **dict(args.param))  # fail fast on a bad name/param
     ctx = Context(device=resolve_device(args.device), progress=not args.no_progress)
@@ -206,7 +206,7 @@ def _check_names(spec) -> None:
 
 def cmd_ls(args) -> int:
     if args.what == "generators":
-        from ferbench.registry import generator_class, generator_distribution, generator_names
+        from ferbench.api import generator_class, generator_distribution, generator_names
 
         for name in generator_names():
             m = generator_class(name).meta

@@ -163,7 +163,7 @@ def _fitted_generator(cell: dict, real: FaceData, key: str, ctx: Context):
     """Fit (or load a cached fit of) the cell's generator on the training-only view."""
     import torch
 
-    from ferbench.registry import create_generator
+    from ferbench.api import create_generator
 
     if key in ctx._fits:
         return ctx._fits[key]
@@ -362,8 +362,8 @@ def run_protocol(spec, generator: str | None, generator_params: dict | None, sto
     """
     from tqdm.auto import tqdm
 
+    from ferbench.api import create_generator
     from ferbench.protocol import expand
-    from ferbench.registry import create_generator
 
     gen_version = None
     params = dict(generator_params or {})

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2
 
-from ferbench.api import Budget, GeneratorMeta, SampleBatch
+from ferbench.api import Budget, GeneratorMeta, SampleBatch, init_params, load_fitted, save_fitted
 from ferbench.data.base import TrainSet
 
 
@@ -30,7 +30,20 @@ class NoiseGenerator:
         self.smooth = smooth
 
     def get_params(self) -> dict:
-        return {"smooth": self.smooth}
+        return init_params(self)
+
+    def save(self, path) -> None:
+        save_fitted(path, {"mean": self.mean_, "std": np.array([self.std_], dtype=np.float64)},
+                    {"params": self.get_params(), "shape": list(self.shape_)})
+
+    @classmethod
+    def load(cls, path, *, device: str = "cpu") -> NoiseGenerator:
+        tensors, config = load_fitted(path)
+        gen = cls(**config["params"])
+        gen.mean_ = tensors["mean"].numpy()
+        gen.std_ = float(tensors["std"][0])
+        gen.shape_ = tuple(config["shape"])
+        return gen
 
     def fit(self, train: TrainSet, *, seed: int, budget: Budget, device: str = "cpu"):
         x = train.images.astype(np.float32)
@@ -81,14 +94,18 @@ class RealAugmentGenerator:
         self.gamma = gamma
 
     def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in
-                ("rotation", "translate", "scale_min", "shear", "brightness", "contrast", "gamma")}
+        return init_params(self)
 
     def fit(self, train: TrainSet, *, seed: int, budget: Budget, device: str = "cpu"):
-        self.images_ = train.images  # read-only view; nothing is copied
-        self.by_class_ = {int(c): np.flatnonzero(train.labels == c)
-                          for c in np.unique(train.labels)}
-        res = train.resolution
+        self._fit_arrays(train.images, train.labels)  # read-only view; nothing is copied
+        return self
+
+    def _fit_arrays(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images_ = images
+        self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.by_class_ = {int(c): np.flatnonzero(self.labels_ == c)
+                          for c in np.unique(self.labels_)}
+        res = images.shape[1]
         self.transform_ = v2.Compose([
             v2.RandomHorizontalFlip(),
             v2.RandomResizedCrop(res, scale=(self.scale_min, 1.0), ratio=(0.9, 1.1),
@@ -97,7 +114,18 @@ class RealAugmentGenerator:
                             shear=self.shear),
             v2.ColorJitter(brightness=self.brightness, contrast=self.contrast),
         ])
-        return self
+
+    def save(self, path) -> None:
+        # Its "fit" is the training images themselves (kept as uint8, no pickles).
+        save_fitted(path, {"images": np.ascontiguousarray(self.images_), "labels": self.labels_},
+                    {"params": self.get_params()})
+
+    @classmethod
+    def load(cls, path, *, device: str = "cpu") -> RealAugmentGenerator:
+        tensors, config = load_fitted(path)
+        gen = cls(**config["params"])
+        gen._fit_arrays(tensors["images"].numpy(), tensors["labels"].numpy())
+        return gen
 
     def generate(self, labels, *, seed: int, aus=None) -> SampleBatch:
         labels = np.asarray(labels, dtype=np.int64)

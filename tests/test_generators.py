@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from ferbench.api import Budget
+from ferbench.api import Budget, create_generator, generator_names
 from ferbench.check import check_generator
 from ferbench.data.base import FaceData, TrainSet
-from ferbench.registry import create_generator, generator_names
 
 CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
 

@@ -1,7 +1,7 @@
 import pytest
 
+from ferbench.api import create_generator, generator_distribution, generator_names
 from ferbench.errors import ConfigError
-from ferbench.registry import create_generator, generator_distribution, generator_names
 
 
 def test_builtins_registered_through_entry_points():
@@ -27,12 +27,25 @@ def test_duplicate_name_across_distributions_is_an_error(monkeypatch):
     import ferbench.registry as reg
     from ferbench.errors import FerbenchError
 
-    eps = [EntryPoint("dup", "pkg_a.mod:Gen", reg.GROUP), EntryPoint("dup", "pkg_b.mod:Gen", reg.GROUP)]
+    group = "ferbench.test_things"
+    eps = [EntryPoint("dup", "pkg_a.mod:Gen", group), EntryPoint("dup", "pkg_b.mod:Gen", group)]
     monkeypatch.setattr(reg, "entry_points", lambda group: eps)
-    reg._generator_eps.cache_clear()
-    try:
-        with pytest.raises(FerbenchError, match="registered twice.*pkg_a.mod:Gen.*pkg_b.mod:Gen"):
-            reg.generator_names()
-    finally:
-        monkeypatch.undo()
-        reg._generator_eps.cache_clear()
+    r = reg.Registry("test thing", group=group)
+    with pytest.raises(FerbenchError, match="registered twice.*pkg_a.mod:Gen.*pkg_b.mod:Gen"):
+        r.names()
+
+
+def test_lazy_builtin_and_did_you_mean():
+    from ferbench.registry import Registry
+
+    r = Registry("widget", builtins={"alpha": "json:dumps", "broken": "no_such_module_xyz:f"})
+    import json
+
+    assert r.get("alpha") is json.dumps
+    assert r.names() == ["alpha", "broken"]
+    with pytest.raises(ConfigError, match="did you mean 'alpha'"):
+        r.get("alpah")
+    from ferbench.errors import FerbenchError
+
+    with pytest.raises(FerbenchError, match="widget 'broken'.*failed to load"):
+        r.get("broken")
