@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("protocol")
 
     c = sub.add_parser("check", help="run the conformance suite on a registered generator")
-    c.add_argument("generator")
+    c.add_argument("generator", help="registered generator name")
+    c.add_argument("--mix", action="store_true",
+                   help="also run the smoke mix protocol end to end (about a minute)")
     return p
 
 
@@ -134,15 +136,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _store(path):
-    from ferbench.store import ResultStore, default_store_path
+    from ferbench.results.store import ResultStore, default_store_path
 
     return ResultStore(path or default_store_path())
 
 
 def cmd_run(args) -> int:
+    from ferbench.engine import Context, resolve_device, run_protocol
     from ferbench.protocol import load_protocol
-    from ferbench.report import format_summary, summarize
-    from ferbench.runner import Context, resolve_device, run_protocol
+    from ferbench.results.query import summarize
+    from ferbench.results.report import format_summary
 
     spec = load_protocol(args.protocol)
     spec = spec.override(
@@ -158,23 +161,19 @@ def cmd_run(args) -> int:
     if spec.needs_generator and not args.generator:
         raise ConfigError(f"protocol '{spec.name}' needs --generator "
                           "(see 'ferbench ls generators')")
-    if spec.needs_generator:
-        from ferbench.api import create_generator
-
-        create_generator(args.generator, **dict(args.param))  # fail fast on a bad name/param
     ctx = Context(device=resolve_device(args.device), progress=not args.no_progress)
     store = _store(args.store)
     log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
              spec.version, spec.mode, spec.dataset, spec.budget, list(spec.seeds), ctx.device)
-    cells = run_protocol(spec, args.generator, dict(args.param), store, ctx)
-    records = [store.get_cell(c["cell_id"]) for c in cells]
-    summary = summarize(records)
+    outcome = run_protocol(spec, args.generator, dict(args.param), store, ctx)
+    summary = summarize(outcome.records)
     if args.json:
         print(json.dumps(summary, indent=2, default=float))
     else:
         gen = f", generator {args.generator}" if spec.needs_generator else ""
+        test = spec.test_dataset or spec.dataset
         print(format_summary(summary, title=f"{spec.name} v{spec.version} on {spec.dataset}"
-                             f" ({spec.budget}{gen})"))
+                             f" (test {test}/{spec.test_split}; {spec.budget}{gen})"))
         if spec.dataset == "toyfaces":
             print("note: toyfaces is a smoke test of the pipeline, not a FER result")
     return 0
@@ -185,7 +184,6 @@ def _check_names(spec) -> None:
 
     from ferbench.classify import CLASSIFIERS
     from ferbench.data.registry import get_adapter
-    from ferbench.registry import did_you_mean
 
     for name, root, flag in ((spec.dataset, spec.data_root, "--data-root"),
                              (spec.test_dataset, spec.test_data_root or
@@ -199,6 +197,8 @@ def _check_names(spec) -> None:
         if root and not Path(root).expanduser().exists():
             raise ConfigError(f"{flag}: path not found: {root}")
     if spec.classifier not in CLASSIFIERS:
+        from ferbench.registry import did_you_mean
+
         raise ConfigError(f"unknown classifier '{spec.classifier}'"
                           f"{did_you_mean(spec.classifier, CLASSIFIERS)}; "
                           f"available: {', '.join(sorted(CLASSIFIERS))}")
@@ -215,7 +215,7 @@ def cmd_ls(args) -> int:
     elif args.what == "protocols":
         from ferbench.protocol import builtin_protocols, load_protocol
 
-        for name in sorted(builtin_protocols()):
+        for name in sorted(builtin_protocols()):  # entry-point protocols included
             s = load_protocol(name)
             print(f"{name:<12} v{s.version}  mode={s.mode:<10} {s.description}")
     elif args.what == "datasets":
@@ -234,14 +234,15 @@ def cmd_ls(args) -> int:
 
 
 def cmd_results(args) -> int:
-    from ferbench.report import format_summary, summarize
+    from ferbench.results.query import runs, summarize
+    from ferbench.results.report import format_summary
 
     store = _store(args.store)
     filters = {k: v for k, v in (("protocol", args.protocol), ("dataset", args.dataset))
                if v is not None}
     rows = store.cells(**filters)
+    records = store.get_cells([r["cell_id"] for r in rows])
     if args.json is not None:
-        records = [store.get_cell(r["cell_id"]) for r in rows]
         text = json.dumps(records, indent=2, default=str)
         if args.json == "-":
             print(text)
@@ -250,43 +251,44 @@ def cmd_results(args) -> int:
                 fh.write(text + "\n")
             log.info("wrote %d cells to %s", len(records), args.json)
         return 0
-    if not rows:
+    if not records:
         print("no results stored yet; run 'ferbench run ...' first")
         return 0
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        key = tuple(r[k] for k in ("protocol", "protocol_version", "dataset", "test_dataset",
-                                   "classifier", "budget", "real_per_class", "real_fraction",
-                                   "resolution", "channels"))
-        groups.setdefault(key, []).append(r)
-    for key, grp in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        gens = sorted({r["generator"] for r in grp if r["generator"]}) or [None]
-        for gen in gens:
-            if args.generator and gen != args.generator:
-                continue
-            recs = [store.get_cell(r["cell_id"]) for r in grp if r["generator"] in (None, gen)]
-            title = (f"{key[0]} v{key[1]} on {key[2]} (test {key[3]}), {key[4]}, budget {key[5]}"
-                     f", real/class {key[6] or 'all'}" + (f", generator {gen}" if gen else ""))
-            print(format_summary(summarize(recs), title=title))
-            print()
+    for header, recs in runs(records):
+        gen = header.get("generator")
+        if args.generator and gen != args.generator:
+            continue
+        title = (f"{header['protocol']} v{header['protocol_version']} on {header['dataset']} "
+                 f"(test {header['test_dataset']}/{header['test_split']}), "
+                 f"{header['classifier']}, budget {header['budget']}, "
+                 f"real/class {header['real_per_class'] or 'all'}"
+                 + (f", generator {gen}" if gen else ""))
+        print(format_summary(summarize(recs), title=title))
+        print()
     return 0
 
 
 def cmd_validate(args) -> int:
-    from ferbench.protocol import expand, load_protocol
+    from ferbench.protocol import load_protocol
 
     spec = load_protocol(args.protocol)
     _check_names(spec)
-    n = len(expand(spec, "<generator>", "0", {}))
+    ratios = [r for r in spec.ratios if r != 0]
+    n = len(spec.seeds) * (1 if spec.mode == "real" else len(ratios) + (spec.mode == "mix"))
     print(f"{args.protocol}: ok ({spec.name} v{spec.version}, mode {spec.mode}, {n} cells)")
     return 0
 
 
 def cmd_check(args) -> int:
-    from ferbench.check import check_generator
+    from ferbench.api.conformance import iter_checks
 
-    for line in check_generator(args.generator):
-        print(line)
+    failed = 0
+    for res in iter_checks(args.generator, mix=args.mix):
+        print(res.line())
+        failed += not res.ok
+    if failed:
+        print(f"{args.generator}: {failed} check(s) failed", file=sys.stderr)
+        return 1
     print(f"{args.generator}: conforms to the ferbench generator contract")
     return 0
 

@@ -1,19 +1,30 @@
-"""The DuckDB results store: one immutable row set per finished cell.
+"""The DuckDB results store: immutable records of finished cells and pool-level results.
 
 DuckDB lets one process at a time hold a database file (several read-only processes may share
 it, but never alongside a writer), so every operation here opens the file, runs one
 transaction and closes it again, retrying with exponential backoff and jitter while another
 process holds the lock.
 
-Tables (``SCHEMA_VERSION`` 1):
+Tables (``SCHEMA_VERSION`` 2; the record layout is defined once, in
+:mod:`ferbench.api.results`, and the columns below are derived from it):
 
 * ``meta(key, value)``: ``schema_version``.
-* ``cells``: one row per finished cell: every scalar field of the cell record, the metrics as
-  flat columns, ``classes VARCHAR[]``, ``generator_params`` / ``spec_json`` / ``metrics_json``
-  / ``extra_json`` as JSON text (``extra_json`` keeps unknown top-level record keys).
+* ``cells``: one row per finished classifier cell: every scalar of the cell record (its
+  :class:`~ferbench.api.results.CellSpec`, counts, provenance), test and validation metrics as
+  flat columns (``accuracy``..., ``val_accuracy``...), ``classes VARCHAR[]``, and JSON text
+  for ``generator_params``, ``spec_json``, ``metrics_json``, ``val_metrics_json`` and
+  ``extra_json`` (everything else: classifier config, data checks, pool statistics).
 * ``per_class(cell_id, class_idx, class, recall, precision, f1, support)``.
 * ``confusion(cell_id, true_idx, pred_idx, count)``: all n*n entries, rows = true class.
 * ``predictions(cell_id, idx, y_true, y_pred)``: one row per test image, in test order.
+* ``pool_results``: one row per pool-level result (a scoring protocol on one synthetic pool):
+  the pool's identity, N, the scorer's config (feature extractor, weights sha256, ...) and
+  provenance; ``pool_scores(result_id, metric, value, lo, hi, higher_is_better, n, note)``
+  holds its open-ended named scores.
+
+Version-1 files (before pool results, validation scores and the richer provenance) are
+migrated in place, in one transaction, the first time a newer ferbench opens them
+(:mod:`ferbench.results.migrate`).
 """
 
 from __future__ import annotations
@@ -34,56 +45,81 @@ import pandas as pd
 
 from ferbench.errors import FerbenchError
 
-SCHEMA_VERSION = 1
+from ferbench.api.results import (
+    CELL_METRICS,
+    MODES,
+    SCHEMA_VERSION,
+    CellResult,
+    CellSpec,
+    PoolResult,
+    Provenance,
+)
+from ferbench.paths import store_path
+
+_SQL = {"str": ("VARCHAR", (str,)), "int": ("BIGINT", (int,)), "float": ("DOUBLE", (int, float)),
+        "bool": ("BOOLEAN", (bool,))}
+
+
+def _columns_of(cls, skip=()) -> list[tuple[str, str, tuple, bool]]:
+    """(name, SQL type, python types, nullable) for the scalar fields of a dataclass, from its
+    annotations: the store's columns are derived from ferbench.api.results, never retyped."""
+    import dataclasses
+
+    out = []
+    for f in dataclasses.fields(cls):
+        ann = str(f.type).replace(" ", "")
+        base, _, rest = ann.partition("|")
+        if f.name in skip or base not in _SQL:
+            continue
+        sql, types = _SQL[base]
+        out.append((f.name, sql, types, rest == "None"))
+    return out
+
 
 # (name, SQL type, python types, nullable) for the scalar fields of a cell record.
-_S, _I, _F = (str,), (int,), (int, float)
+_S, _I = (str,), (int,)
 _FIELDS: list[tuple[str, str, tuple, bool]] = [
     ("cell_id", "VARCHAR PRIMARY KEY", _S, False),
     ("schema_version", "INTEGER", _I, False),
-    ("protocol", "VARCHAR", _S, False),
-    ("protocol_version", "INTEGER", _I, False),
-    ("mode", "VARCHAR", _S, False),
-    ("ratio", "DOUBLE", _F, False),
-    *[(k, "VARCHAR", _S, False) for k in ("dataset", "train_split", "test_dataset", "test_split",
-                                          "dataset_hash", "test_dataset_hash")],
-    ("resolution", "INTEGER", _I, False),
-    ("channels", "INTEGER", _I, False),
-    ("real_per_class", "BIGINT", _I, True),
-    ("real_fraction", "DOUBLE", _F, False),
-    *[(k, "BIGINT", _I, False) for k in ("n_real", "n_synthetic", "n_test")],
-    ("generator", "VARCHAR", _S, True),
-    ("generator_version", "VARCHAR", _S, True),
-    ("pool_hash", "VARCHAR", _S, True),
-    ("feature_extractor", "VARCHAR", _S, True),
-    ("feature_extractor_hash", "VARCHAR", _S, True),
-    ("classifier", "VARCHAR", _S, False),
-    ("budget", "VARCHAR", _S, False),
-    ("seed", "BIGINT", _I, False),
-    ("ferbench_version", "VARCHAR", _S, False),
-    ("git_sha", "VARCHAR", _S, True),
-    ("torch_version", "VARCHAR", _S, False),
-    ("device", "VARCHAR", _S, False),
-    ("wall_time_s", "DOUBLE", _F, False),
-    ("created_at", "VARCHAR", _S, False),
+    *_columns_of(CellSpec),
+    *[(k, "BIGINT", _I, k == "n_val") for k in ("n_real", "n_synthetic", "n_test", "n_val")],
+    ("pool_id", "VARCHAR", _S, True),
+    *_columns_of(Provenance),
 ]
-_METRICS = [f"{m}{s}" for m in ("accuracy", "balanced_accuracy", "macro_f1")
-            for s in ("", "_lo", "_hi")]
+#: columns that version-1 records lack; they may be NULL in migrated rows only
+V1_MISSING = ("engine_version", "val_split", "val_dataset_hash", "epochs", "au_targets", "amp",
+              "n_boot", "data_root", "test_data_root", "n_val", "git_dirty", "python_version",
+              "host")
+_METRICS = [f"{m}{s}" for m in CELL_METRICS for s in ("", "_lo", "_hi")]
+_VAL_METRICS = [f"val_{m}" for m in _METRICS]
 _NESTED = ["spec", "generator_params", "metrics", "per_class", "confusion", "classes",
            "y_true", "y_pred"]
+_OPTIONAL_NESTED = ["val_metrics"]
 _PER_CLASS = ["class", "recall", "precision", "f1", "support"]
 _SCALARS = [f[0] for f in _FIELDS]
 REQUIRED_FIELDS = _SCALARS + _NESTED
-_JSON_COLS = ["generator_params", "spec_json", "metrics_json", "extra_json"]
-_CELL_COLS = _SCALARS + _METRICS + ["classes"] + _JSON_COLS
+_JSON_COLS = ["generator_params", "spec_json", "metrics_json", "val_metrics_json", "extra_json"]
+_CELL_COLS = _SCALARS + _METRICS + _VAL_METRICS + ["classes"] + _JSON_COLS
 #: the columns of ``cells()`` rows and ``scores_frame()`` (generator_params is JSON text)
-FLAT_COLUMNS = _SCALARS + _METRICS + ["classes", "generator_params"]
+FLAT_COLUMNS = _SCALARS + _METRICS + _VAL_METRICS + ["classes", "generator_params"]
+
+_POOL_FIELDS = [
+    ("result_id", "VARCHAR PRIMARY KEY"), ("schema_version", "INTEGER"), ("pool_id", "VARCHAR"),
+    ("protocol", "VARCHAR"), ("protocol_version", "INTEGER"), ("generator", "VARCHAR"),
+    ("generator_version", "VARCHAR"), ("dataset", "VARCHAR"), ("dataset_hash", "VARCHAR"),
+    ("resolution", "INTEGER"), ("channels", "INTEGER"), ("real_per_class", "BIGINT"),
+    ("real_fraction", "DOUBLE"), ("seed", "BIGINT"), ("budget", "VARCHAR"), ("n", "BIGINT"),
+    *[(n, t) for n, t, _, _ in _columns_of(Provenance)],
+    ("pool_json", "VARCHAR"), ("config_json", "VARCHAR"),
+]
+POOL_COLUMNS = [n for n, _ in _POOL_FIELDS]
+SCORE_COLUMNS = ["metric", "value", "lo", "hi", "higher_is_better", "n", "note"]
 
 _DDL = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS cells ("
     + ", ".join(f'"{n}" {t}' for n, t, _, _ in _FIELDS)
-    + ", " + ", ".join(f"{m} DOUBLE" for m in _METRICS)
+    + ", " + ", ".join(f"{m} DOUBLE" for m in _METRICS + _VAL_METRICS)
     + ", classes VARCHAR[], " + ", ".join(f"{c} VARCHAR" for c in _JSON_COLS) + ")",
     "CREATE TABLE IF NOT EXISTS per_class (cell_id VARCHAR, class_idx INTEGER, class VARCHAR,"
     " recall DOUBLE, precision DOUBLE, f1 DOUBLE, support BIGINT)",
@@ -91,6 +127,10 @@ _DDL = [
     " count BIGINT)",
     "CREATE TABLE IF NOT EXISTS predictions (cell_id VARCHAR, idx INTEGER, y_true INTEGER,"
     " y_pred INTEGER)",
+    "CREATE TABLE IF NOT EXISTS pool_results ("
+    + ", ".join(f'"{n}" {t}' for n, t in _POOL_FIELDS) + ")",
+    "CREATE TABLE IF NOT EXISTS pool_scores (result_id VARCHAR, metric VARCHAR, value DOUBLE,"
+    " lo DOUBLE, hi DOUBLE, higher_is_better BOOLEAN, n BIGINT, note VARCHAR)",
 ]
 _RETRYABLE = ("Could not set lock", "Conflicting lock", "different configuration")
 
@@ -104,8 +144,7 @@ class CellNotFoundError(FerbenchError, KeyError):
 
 def default_store_path() -> Path:
     """``$FERBENCH_HOME/results.duckdb``, default ``~/.cache/ferbench/results.duckdb``."""
-    home = os.environ.get("FERBENCH_HOME") or "~/.cache/ferbench"
-    return Path(home).expanduser() / "results.duckdb"
+    return store_path()
 
 
 def _size(path: Path) -> int:
@@ -139,14 +178,17 @@ def validate_record(record: dict) -> dict:
             raise ValueError(f"cell record is missing field {name!r}")
     for name, _, types, nullable in _FIELDS:
         v = record[name]
-        ok = (v is None and nullable) or (isinstance(v, types) and not isinstance(v, bool))
+        isbool = isinstance(v, bool) and bool not in types
+        ok = (v is None and nullable) or (isinstance(v, types) and not isbool)
         if not ok:
             raise ValueError(f"cell record field {name!r} has bad value {v!r}")
-    if record["mode"] not in ("real", "synthetic", "mix"):
+    if record["mode"] not in MODES:
         raise ValueError(f"cell record field 'mode' has bad value {record['mode']!r}")
     for name in ("spec", "generator_params", "metrics"):
         if not isinstance(record[name], dict):
             raise ValueError(f"cell record field {name!r} must be a dict")
+    if record.get("val_metrics") is not None and not isinstance(record["val_metrics"], dict):
+        raise ValueError("cell record field 'val_metrics' must be a dict or null")
     for m in _METRICS + ["n_test"]:
         if m not in record["metrics"]:
             raise ValueError(f"cell record field 'metrics.{m}' is missing")
@@ -175,6 +217,7 @@ def validate_record(record: dict) -> dict:
     if len(record["y_true"]) != len(record["y_pred"]):
         raise ValueError("cell record fields 'y_true' and 'y_pred' differ in length")
     record["per_class"] = [{k: r[k] for k in _PER_CLASS} for r in pc]
+    record.setdefault("val_metrics", None)
     return record
 
 
@@ -228,43 +271,86 @@ class ResultStore:
 
     @contextmanager
     def _read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        """A read-only connection, or None when the store (or its tables) does not exist yet."""
+        """A read-only connection, or None when the store (or its tables) does not exist yet.
+        An older file is migrated first (one short write)."""
         if not self.path.exists():
             yield None
             return
         con = self._open(read_only=True)
         try:
-            if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'meta'"
-                               " AND schema_name = 'main'").fetchall():
+            if not self._has_meta(con):
                 yield None
                 return
-            self._check_version(con)
+            if self._check_version(con) < SCHEMA_VERSION:
+                con.close()
+                self.migrate()
+                con = self._open(read_only=True)
             yield con
         finally:
             con.close()
 
-    def _check_version(self, con: duckdb.DuckDBPyConnection) -> int | None:
+    def _check_version(self, con: duckdb.DuckDBPyConnection) -> int:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise FerbenchError(f"results store {self.path} has schema version {row[0]}, newer than"
                                 f" this ferbench supports ({SCHEMA_VERSION}); upgrade ferbench")
-        return None if row is None else int(row[0])
+        return SCHEMA_VERSION if row is None else int(row[0])
 
     # -- writing -----------------------------------------------------------------------------
-    def write_cell(self, record: dict) -> bool:
-        """Store a finished cell in one transaction. True if written, False if already stored
-        (equivalently); FerbenchError if a different record is stored under the same cell_id."""
-        rec = validate_record(record)
-        cid = rec["cell_id"]
+    def _begin_write(self) -> duckdb.DuckDBPyConnection:
+        """Open for writing, create or migrate the schema, and begin a transaction."""
+        from ferbench.results.migrate import migrate
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._open(read_only=False)
         try:
             con.begin()
+            version = self._check_version(con) if self._has_meta(con) else None
+            if version is not None and version < SCHEMA_VERSION:
+                migrate(con, version)
+            for ddl in _DDL:
+                con.execute(ddl)
+            if version is None:
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                            [str(SCHEMA_VERSION)])
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    @staticmethod
+    def _has_meta(con: duckdb.DuckDBPyConnection) -> bool:
+        return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'meta'"
+                                " AND schema_name = 'main'").fetchall())
+
+    def migrate(self) -> int:
+        """Bring an older store file to the current schema (no-op when current); returns the
+        version found."""
+        if not self.path.exists():
+            return SCHEMA_VERSION
+        con = self._open(read_only=True)
+        try:
+            found = self._check_version(con) if self._has_meta(con) else SCHEMA_VERSION
+        finally:
+            con.close()
+        if found < SCHEMA_VERSION:
+            con = self._begin_write()
             try:
-                for ddl in _DDL:
-                    con.execute(ddl)
-                if self._check_version(con) is None:
-                    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+                con.commit()
+            finally:
+                con.close()
+        return found
+
+    def write_cell(self, record: dict | CellResult) -> bool:
+        """Store a finished cell in one transaction. True if written, False if already stored
+        (equivalently); FerbenchError if a different record is stored under the same cell_id."""
+        if isinstance(record, CellResult):
+            record = record.to_record()
+        rec = validate_record(record)
+        cid = rec["cell_id"]
+        con = self._begin_write()
+        try:
+            try:
                 if con.execute("SELECT 1 FROM cells WHERE cell_id = ?", [cid]).fetchone():
                     stored = self._load(con, [cid])[0]
                     con.rollback()
@@ -289,12 +375,14 @@ class ResultStore:
 
     @staticmethod
     def _insert_cell(con: duckdb.DuckDBPyConnection, rec: dict) -> None:
-        known = set(REQUIRED_FIELDS)
+        known = set(REQUIRED_FIELDS) | set(_OPTIONAL_NESTED)
         extra = {k: v for k, v in rec.items() if k not in known}
+        val = rec.get("val_metrics") or {}
         values = ([rec[k] for k in _SCALARS] + [rec["metrics"][m] for m in _METRICS]
+                  + [val.get(m) for m in _METRICS]
                   + [rec["classes"], json.dumps(rec["generator_params"], sort_keys=True),
                      json.dumps(rec["spec"], sort_keys=True), json.dumps(rec["metrics"]),
-                     json.dumps(extra, sort_keys=True)])
+                     json.dumps(rec.get("val_metrics")), json.dumps(extra, sort_keys=True)])
         cols = ", ".join(f'"{c}"' for c in _CELL_COLS)
         con.execute(f"INSERT INTO cells ({cols}) VALUES ({', '.join('?' * len(values))})", values)
 
@@ -344,6 +432,7 @@ class ResultStore:
             rec["spec"] = json.loads(c["spec_json"])
             rec["generator_params"] = json.loads(c["generator_params"])
             rec["metrics"] = json.loads(c["metrics_json"])
+            rec["val_metrics"] = json.loads(c["val_metrics_json"] or "null")
             rec["classes"] = list(c["classes"])
             rec["per_class"] = per_class[cid]
             rec["confusion"] = confusion[cid]
@@ -359,6 +448,14 @@ class ResultStore:
                 return set()
             return {r[0] for r in con.execute("SELECT cell_id FROM cells WHERE cell_id IN"
                                               " (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+
+    def get_cells(self, cell_ids: Iterable[str]) -> list[dict]:
+        """Full records of the stored cells among ``cell_ids`` (one read), in the given order."""
+        ids = list(cell_ids)
+        with self._read() as con:
+            recs = [] if con is None or not ids else self._load(con, ids)
+        by_id = {r["cell_id"]: r for r in recs}
+        return [by_id[i] for i in ids if i in by_id]
 
     def has_cell(self, cell_id: str) -> bool:
         return bool(self.finished_ids([cell_id]))
@@ -421,3 +518,87 @@ class ResultStore:
     def __len__(self) -> int:
         with self._read() as con:
             return 0 if con is None else con.execute("SELECT count(*) FROM cells").fetchone()[0]
+
+    # -- pool-level results --------------------------------------------------------------------
+    def write_pool_result(self, result: PoolResult | dict) -> bool:
+        """Store a pool-level result in one transaction (immutable, like cells)."""
+        rec = result.to_record() if isinstance(result, PoolResult) else dict(result)
+        rec = json.loads(json.dumps(rec, default=_jsonable))
+        for k in ("result_id", "pool_id", "protocol", "protocol_version", "n", "scores"):
+            if k not in rec:
+                raise ValueError(f"pool result record is missing field {k!r}")
+        PoolResult.from_record(rec)  # validates the scores
+        rid = rec["result_id"]
+        pool = rec.get("pool") or {}
+        con = self._begin_write()
+        try:
+            try:
+                if con.execute("SELECT 1 FROM pool_results WHERE result_id = ?",
+                               [rid]).fetchone():
+                    stored = self._load_pool_results(con, [rid])[0]
+                    con.rollback()
+                    if _equivalent(stored, rec):
+                        return False
+                    raise FerbenchError(f"pool result {rid} is already stored in {self.path} "
+                                        "with a different record; results are immutable")
+                row = {**{k: pool.get(k) for k in POOL_COLUMNS}, **{
+                    k: rec.get(k) for k in POOL_COLUMNS if k in rec}}
+                row["generator"] = rec.get("generator") or pool.get("generator")
+                row["pool_json"] = json.dumps(pool, sort_keys=True)
+                row["config_json"] = json.dumps(rec.get("config") or {}, sort_keys=True)
+                cols = ", ".join(f'"{c}"' for c in POOL_COLUMNS)
+                con.execute(f"INSERT INTO pool_results ({cols}) VALUES "
+                            f"({', '.join('?' * len(POOL_COLUMNS))})",
+                            [row[c] for c in POOL_COLUMNS])
+                rows = [[rid] + [sc.get(c) for c in SCORE_COLUMNS] for sc in rec["scores"]]
+                if rows:
+                    con.executemany("INSERT INTO pool_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    rows)
+                con.commit()
+                return True
+            except BaseException:
+                try:
+                    con.rollback()
+                except duckdb.Error:
+                    pass
+                raise
+        finally:
+            con.close()
+
+    def _load_pool_results(self, con: duckdb.DuckDBPyConnection, ids: list[str] | None
+                           ) -> list[dict]:
+        where, params = ("WHERE result_id IN (SELECT unnest(?::VARCHAR[]))", [ids]) \
+            if ids is not None else ("", [])
+        heads = _rows(con, f"SELECT * FROM pool_results {where} ORDER BY created_at, result_id",
+                      params)
+        scores = defaultdict(list)
+        for r in _rows(con, f"SELECT * FROM pool_scores {where} ORDER BY result_id, metric",
+                       params):
+            scores[r.pop("result_id")].append(r)
+        out = []
+        prov = [f for f, _, _, _ in _columns_of(Provenance)]
+        for h in heads:
+            rec = {"result_id": h["result_id"], "schema_version": h["schema_version"],
+                   "pool_id": h["pool_id"], "pool": json.loads(h["pool_json"]),
+                   "protocol": h["protocol"], "protocol_version": h["protocol_version"],
+                   "n": h["n"], "generator": h["generator"],
+                   "scores": scores[h["result_id"]], "config": json.loads(h["config_json"]),
+                   **{k: h[k] for k in prov}}
+            out.append(rec)
+        return out
+
+    def pool_results(self, **filters: Any) -> list[dict]:
+        """Full pool-level result records, optionally filtered on their scalar columns."""
+        clauses, params = [], []
+        for key, val in filters.items():
+            if key not in POOL_COLUMNS:
+                raise FerbenchError(f"cannot filter pool results on {key!r}")
+            clauses.append(f'"{key}" = ?')
+            params.append(val)
+        with self._read() as con:
+            if con is None:
+                return []
+            ids = [r[0] for r in con.execute(
+                "SELECT result_id FROM pool_results"
+                + ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params).fetchall()]
+            return self._load_pool_results(con, ids) if ids else []

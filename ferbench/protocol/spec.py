@@ -13,14 +13,22 @@ Modes:
   real-only baseline cell (k = 0) that each k is compared against. Synthetic pools are
   nested: one generator fit and one pool per (generator, data, seed), prefixes for smaller k.
 
-Every list-valued field expands into explicit, separately stored cells (:func:`expand`).
+Every list-valued field expands into explicit, separately stored cells and the jobs that
+produce them (:mod:`ferbench.protocol.plan`).
+
+Fields added in this version of the engine (defaults keep older spec files valid):
+
+- ``val_split`` (default ``val``): each cell is also scored on this split, when the dataset
+  has it, and the best mix ratio is chosen on it (never on test). ``null`` turns it off.
+- ``au_targets`` (default ``null``): per-image target AUs handed to the generator:
+  ``real`` (the AUs of the real training image whose label slot the synthetic image fills;
+  the class's EMFACS prototype where the dataset has no AUs) or ``prototype`` (always the
+  prototype). The request and the generator's answer are kept with the pool.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from ferbench.errors import ConfigError
-from ferbench.registry import did_you_mean
+from ferbench.registry import Registry, did_you_mean
 
 MODES = ("real", "synthetic", "mix")
 BUDGETS = ("smoke", "quick", "full")
@@ -37,6 +45,7 @@ BUDGETS = ("smoke", "quick", "full")
 #: ``quick`` run the low-data regime so that they fit their time budgets on a CPU; ``full``
 #: uses every real training image. ``--real-per-class all`` forces the whole training set.
 BUDGET_REAL_PER_CLASS = {"smoke": 30, "quick": 100, "full": None}
+AU_TARGETS = (None, "real", "prototype")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -80,6 +89,8 @@ class ProtocolSpec:
     epochs: int | None = None  # None: the budget's default for the classifier
     seeds: tuple[int, ...] = (0,)
     ratios: tuple[float, ...] = ()
+    val_split: str | None = "val"
+    au_targets: str | None = None
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +114,8 @@ class ProtocolSpec:
         _check(all(isinstance(r, (int, float)) and r > 0 for r in self.ratios), where, "ratios",
                "must be positive numbers")
         _check(len(set(self.ratios)) == len(self.ratios), where, "ratios", "has duplicates")
+        _check(self.au_targets in AU_TARGETS, where, "au_targets",
+               f"must be null or one of {', '.join(a for a in AU_TARGETS if a)}")
         if self.mode == "real":
             _check(not self.ratios, where, "ratios", "must be empty for mode 'real'")
         else:
@@ -172,10 +185,19 @@ def _from_mapping(raw: dict, where: str) -> ProtocolSpec:
     return ProtocolSpec(**vals, source=where)
 
 
-def builtin_protocols() -> dict[str, str]:
-    """Name -> path of the protocol specs that ship with ferbench (``protocols/*.yaml``)."""
+def _shipped() -> dict[str, Path]:
     pkg = resources.files("ferbench_protocols")
-    return {p.name[:-5]: str(p) for p in pkg.iterdir() if p.name.endswith(".yaml")}
+    return {p.name[:-5]: Path(str(p)) for p in pkg.iterdir() if p.name.endswith(".yaml")}
+
+
+#: Protocol specs by name: the YAML files shipped in ``protocols/``, plus plugins registering
+#: a path under the entry-point group ``ferbench.protocols``.
+PROTOCOLS = Registry("protocol", group="ferbench.protocols", builtins=_shipped())
+
+
+def builtin_protocols() -> dict[str, str]:
+    """Name -> path of every registered protocol spec."""
+    return {n: str(PROTOCOLS.get(n)) for n in PROTOCOLS.names()}
 
 
 def load_protocol(name_or_path: str) -> ProtocolSpec:
@@ -186,12 +208,10 @@ def load_protocol(name_or_path: str) -> ProtocolSpec:
             raise ConfigError(f"protocol file not found: {path}")
         text, where = path.read_text(), str(path)
     else:
-        builtin = builtin_protocols()
-        if name_or_path not in builtin:
-            raise ConfigError(f"unknown protocol '{name_or_path}'"
-                              f"{did_you_mean(name_or_path, builtin)}; "
-                              f"available: {', '.join(sorted(builtin))}")
-        text, where = Path(builtin[name_or_path]).read_text(), f"protocols/{name_or_path}.yaml"
+        if name_or_path not in PROTOCOLS:
+            raise PROTOCOLS.unknown(name_or_path)
+        path = Path(PROTOCOLS.get(name_or_path))
+        text, where = path.read_text(), f"protocols/{path.name}"
     return parse_protocol(text, where)
 
 
@@ -205,50 +225,3 @@ def parse_protocol(text: str, where: str = "<protocol>") -> ProtocolSpec:
         line = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{where}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
     return _from_mapping(raw, where)
-
-
-def spec_hash(obj) -> str:
-    """sha256 of a JSON-serialisable object in canonical form (sorted keys)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def expand(spec: ProtocolSpec, generator: str | None, generator_version: str | None,
-           generator_params: dict | None) -> list[dict]:
-    """Expand a spec into cells: one serialisable dict per (ratio, seed).
-
-    The real-only cells of ``mix`` carry ``generator: None``, so every generator run under
-    the same protocol settings shares (and reuses) one baseline per seed.
-    """
-    from ferbench import PROTOCOL_ENGINE_VERSION
-
-    base = {
-        "protocol": spec.name, "protocol_version": spec.version, "engine_version":
-        PROTOCOL_ENGINE_VERSION, "dataset": spec.dataset, "train_split": spec.train_split,
-        "test_dataset": spec.test_dataset or spec.dataset, "test_split": spec.test_split,
-        "resolution": spec.resolution, "channels": spec.channels,
-        "real_fraction": spec.real_fraction, "real_per_class": spec.effective_real_per_class(),
-        "classifier": spec.classifier, "budget": spec.budget,
-    }
-    if spec.epochs is not None:  # only present when overridden, so default cells keep their ids
-        base["epochs"] = spec.epochs
-    ratios = [0.0] if spec.mode == "real" else [float(r) for r in spec.ratios]
-    if spec.mode == "mix":
-        ratios = [0.0] + [r for r in ratios if r != 0]
-    cells = []
-    for seed in spec.seeds:
-        for ratio in ratios:
-            synthetic = ratio > 0
-            cell = {
-                **base, "seed": int(seed), "ratio": ratio,
-                "mode": "real" if not synthetic else spec.mode,
-                "generator": generator if synthetic else None,
-                "generator_version": generator_version if synthetic else None,
-                "generator_params": (generator_params or {}) if synthetic else {},
-            }
-            cell["cell_id"] = spec_hash(cell)
-            # Where the data lives is not part of a cell's identity (its content hash is).
-            cell["data_root"] = spec.data_root
-            cell["test_data_root"] = spec.test_data_root
-            cells.append(cell)
-    return cells

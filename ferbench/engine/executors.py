@@ -1,0 +1,50 @@
+"""Executors run a plan's jobs. Today's executor runs them in this process, in order; the
+scale-out work adds others (a process pool, SLURM) behind the same ``execute`` call.
+
+Whatever the executor, the parent process is the only writer into the results store, and a
+cell is written once, in one transaction, only after it has finished: an interruption loses
+only the job in flight (fits and pool blocks are on disk, written atomically).
+"""
+
+from __future__ import annotations
+
+from ferbench.api.results import CellResult
+from ferbench.engine import artifacts, stages
+from ferbench.engine.context import Context
+from ferbench.protocol.plan import CELL, FIT, POOL, Plan
+
+
+class InProcessExecutor:
+    """Run the needed jobs here, dependencies first, writing each cell as it finishes."""
+
+    name = "in-process"
+
+    def execute(self, plan: Plan, store, ctx: Context, finished: set[str]
+                ) -> dict[str, CellResult]:
+        from tqdm.auto import tqdm
+
+        jobs = plan.needed(finished)
+        pools = {j.key: j for j in plan.jobs if j.kind == POOL}
+        results: dict[str, CellResult] = {}
+        cells = [j for j in jobs if j.kind == CELL]
+        bar = tqdm(total=len(cells), desc="cells", disable=not ctx.progress or not cells)
+        try:
+            for job in jobs:
+                if job.kind == FIT:
+                    # Only fit when a pool that needs this fit still lacks blocks.
+                    if any(not artifacts.pool_complete(p.key, p.n_blocks)
+                           for p in pools.values() if job.key in p.deps):
+                        stages.run_fit(job, ctx)
+                elif job.kind == POOL:
+                    stages.run_pool(job, ctx)
+                elif job.kind == CELL:
+                    res = stages.run_cell(job, ctx)
+                    store.write_cell(res)
+                    results[job.key] = res
+                    bar.update(1)
+        finally:
+            bar.close()
+        return results
+
+
+EXECUTORS = {"in-process": InProcessExecutor}

@@ -1,0 +1,173 @@
+"""The one query layer over stored results: grouping into comparable settings, the paired
+real-only baseline, per-ratio summaries, best k chosen on validation, and leaderboard rows.
+The CLI (``run``, ``results``), the report and the leaderboard all call this module.
+
+A *setting* is everything that makes two cells comparable: protocol and version, engine
+version, train and test data (names and content hashes), classifier, budget, epochs,
+resolution, channels, real-per-class, real fraction, mixed precision and bootstrap size.
+Within a setting, a *variant* is one generator with its version and params; the real-only
+cells (``generator`` None) are the setting's shared baseline. The paired Δ of a mix cell is
+always against the real-only cell of the **same setting and seed** (never another
+real-per-class, resolution or protocol), on the same test images.
+
+Best k: the ratio with the highest mean **validation** accuracy; its **test** score is what is
+reported. Cells without validation scores get no best k (selecting on test flatters every
+generator), and the summary says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import numpy as np
+
+SETTING_KEYS = ("protocol", "protocol_version", "engine_version", "dataset", "dataset_hash",
+                "test_dataset", "test_dataset_hash", "test_split", "classifier", "budget",
+                "epochs", "resolution", "channels", "real_per_class", "real_fraction", "amp",
+                "n_boot")
+
+
+def setting_key(rec: dict) -> tuple:
+    return tuple(rec.get(k) for k in SETTING_KEYS)
+
+
+def variant_key(rec: dict) -> tuple:
+    params = rec.get("generator_params")
+    if isinstance(params, str):
+        params = json.loads(params)
+    return (rec.get("generator"), rec.get("generator_version"),
+            json.dumps(params or {}, sort_keys=True))
+
+
+def comparable_groups(records: Iterable[dict]) -> dict[tuple, dict]:
+    """``{setting: {"baseline": [...], "variants": {variant: [...]}}}``."""
+    out: dict[tuple, dict] = {}
+    for r in records:
+        g = out.setdefault(setting_key(r), {"baseline": [], "variants": {}})
+        if r.get("generator") is None:
+            g["baseline"].append(r)
+        else:
+            g["variants"].setdefault(variant_key(r), []).append(r)
+    return out
+
+
+def runs(records: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
+    """Split records into per-(setting, variant) runs, each with its setting's baseline:
+    ``[(header, records)]``; a setting with only real-only cells is one run on its own."""
+    out = []
+    for key, g in sorted(comparable_groups(records).items(), key=lambda kv: str(kv[0])):
+        header = dict(zip(SETTING_KEYS, key))
+        if not g["variants"]:
+            out.append(({**header, "generator": None}, list(g["baseline"])))
+        for (gen, ver, params), recs in sorted(g["variants"].items(), key=lambda kv: str(kv[0])):
+            out.append(({**header, "generator": gen, "generator_version": ver,
+                         "generator_params": json.loads(params)}, g["baseline"] + recs))
+    return out
+
+
+def summarize(records: list[dict], n_boot: int = 1000) -> dict:
+    """Summarise the records of one run (one setting, one variant plus its baseline).
+
+    Rows are one per (mode, ratio): accuracy, balanced accuracy and macro-F1 as mean ± sd
+    across seeds (with the 95% bootstrap CI over test images when there is one seed), the mean
+    validation accuracy when present, and for cells with synthetic data in ``mix``, the paired
+    Δ accuracy against the real-only cell of the same seed (paired bootstrap over test images;
+    its CI for one seed, mean ± sd of the per-seed deltas otherwise).
+    """
+    from ferbench.metrics import paired_delta, seed_summary
+
+    baseline = {r["seed"]: r for r in records if r["ratio"] == 0}
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["mode"], float(r["ratio"])), []).append(r)
+    rows = []
+    for (mode, ratio), recs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        recs = sorted(recs, key=lambda r: r["seed"])
+        row = {"mode": mode, "ratio": ratio, "seeds": [r["seed"] for r in recs],
+               "generator": recs[0].get("generator"), "n_real": recs[0]["n_real"],
+               "n_synthetic": recs[0]["n_synthetic"], "n_test": recs[0]["n_test"],
+               "test_dataset": recs[0].get("test_dataset"),
+               "test_split": recs[0].get("test_split")}
+        for m in ("accuracy", "balanced_accuracy", "macro_f1"):
+            s = seed_summary([r["metrics"][m] for r in recs])
+            row[m] = s["mean"]
+            row[m + "_sd"] = s["sd"]
+            if len(recs) == 1:
+                row[m + "_lo"] = recs[0]["metrics"][m + "_lo"]
+                row[m + "_hi"] = recs[0]["metrics"][m + "_hi"]
+        vals = [r["val_metrics"]["accuracy"] for r in recs if r.get("val_metrics")]
+        row["val_accuracy"] = float(np.mean(vals)) if len(vals) == len(recs) else None
+        if mode == "mix" and ratio > 0:
+            deltas = []
+            for r in recs:
+                b = baseline.get(r["seed"])
+                if b is None or b["y_true"] != r["y_true"]:
+                    continue
+                deltas.append(paired_delta(np.asarray(r["y_true"]), np.asarray(r["y_pred"]),
+                                           np.asarray(b["y_pred"]), n_boot=n_boot,
+                                           seed=r["seed"]))
+            if deltas:
+                s = seed_summary([d["delta"] for d in deltas])
+                row["delta_accuracy"] = s["mean"]
+                row["delta_accuracy_sd"] = s["sd"]
+                if len(deltas) == 1:
+                    row["delta_accuracy_lo"] = deltas[0]["lo"]
+                    row["delta_accuracy_hi"] = deltas[0]["hi"]
+                    row["delta_p_value"] = deltas[0]["p_value"]
+        rows.append(row)
+    return {"rows": rows, **best_ratio(rows)}
+
+
+def best_ratio(rows: list[dict]) -> dict:
+    """Best k among the mix rows, chosen on validation accuracy (never on test)."""
+    mix = [r for r in rows if r["mode"] == "mix" and r["ratio"] > 0]
+    out = {"best_ratio": None, "best_delta": None, "best_by": None, "best_note": None}
+    if not mix:
+        return out
+    if any(r.get("val_accuracy") is None for r in mix):
+        out["best_note"] = ("no validation scores: best k is not chosen (choosing it on the "
+                            "test split would flatter the generator)")
+        return out
+    best = max(mix, key=lambda r: (r["val_accuracy"], -r["ratio"]))
+    out.update(best_ratio=best["ratio"], best_delta=best.get("delta_accuracy"),
+               best_by="validation", best_accuracy=best["accuracy"])
+    base = next((r for r in rows if r["ratio"] == 0), None)
+    if base is not None and base.get("val_accuracy") is not None \
+            and best["val_accuracy"] <= base["val_accuracy"]:
+        out["best_note"] = "no k beats real only on validation"
+    return out
+
+
+def leaderboard(records: Iterable[dict], n_boot: int = 1000) -> list[dict]:
+    """One row per (setting, generator variant): synthetic-only accuracy at k=1 (CAS), the
+    best mix k chosen on validation with its test accuracy and paired Δ, the real-only
+    baseline of the same setting, seeds and date."""
+    rows = []
+    for header, recs in runs(records):
+        if header.get("generator") is None:
+            continue
+        summ = summarize(recs, n_boot=n_boot)
+        by = {(r["mode"], r["ratio"]): r for r in summ["rows"]}
+        cas = by.get(("synthetic", 1.0))
+        base = by.get(("real", 0.0))
+        best = by.get(("mix", summ["best_ratio"])) if summ["best_ratio"] is not None else None
+        rows.append({
+            **{k: header[k] for k in ("dataset", "test_dataset", "protocol", "protocol_version",
+                                      "classifier", "budget", "resolution", "channels",
+                                      "real_per_class", "real_fraction", "epochs")},
+            "generator": header["generator"], "generator_version": header["generator_version"],
+            "cas": cas["accuracy"] if cas else None,
+            "best_k": summ["best_ratio"], "best_by": summ["best_by"],
+            "best_accuracy": best["accuracy"] if best else None,
+            "best_accuracy_lo": best.get("accuracy_lo") if best else None,
+            "best_accuracy_hi": best.get("accuracy_hi") if best else None,
+            "delta_vs_real": best.get("delta_accuracy") if best else None,
+            "delta_lo": best.get("delta_accuracy_lo") if best else None,
+            "delta_hi": best.get("delta_accuracy_hi") if best else None,
+            "real_only": base["accuracy"] if base else None,
+            "seeds": len({r["seed"] for r in recs if r.get("generator")}),
+            "created_at": max(r["created_at"] for r in recs),
+            "note": summ["best_note"],
+        })
+    return rows
