@@ -2,9 +2,10 @@
 
 An adapter knows one dataset's layout and label order. It lists **records** (file or pixel
 source, canonical label, optional AUs, optional face box) and assigns each to a canonical split
-(``train``/``val``/``test``). :func:`decode_records` turns records into arrays; the prepared
-cache (:mod:`ferbench.data.cache`) calls it once per (dataset, split, resolution, channels,
-seed) and never again. The adapter interface is documented in :mod:`ferbench.data.registry`.
+(``train``/``val``/``test``). :func:`ferbench.data.decode.decode_records` turns records into
+arrays; the prepared cache (:mod:`ferbench.data.cache`) calls it once per (dataset, split,
+resolution, channels, seed) and never again. The adapter interface is documented in
+:mod:`ferbench.data.registry`.
 
 Layout: :mod:`ferbench.data.decode` (records and decoding), :mod:`ferbench.data.splits`
 (split names and seeded splits), :mod:`.base` (the :class:`FileAdapter` base and file helpers)
