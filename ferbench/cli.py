@@ -201,7 +201,7 @@ def _check_names(spec) -> None:
 
         raise ConfigError(f"unknown classifier '{spec.classifier}'"
                           f"{did_you_mean(spec.classifier, CLASSIFIERS)}; "
-                          f"available: {', '.join(sorted(CLASSIFIERS))}")
+                          f"available: {', '.join(CLASSIFIERS.names())}")
 
 
 def cmd_ls(args) -> int:
@@ -228,7 +228,7 @@ def cmd_ls(args) -> int:
     else:
         from ferbench.classify import CLASSIFIERS
 
-        for name in sorted(CLASSIFIERS):
+        for name in CLASSIFIERS.names():
             print(name)
     return 0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferbench.data import adapters as A
+from ferbench.data import decode as D
 from ferbench.data import registry
 from ferbench.data.cache import load
 from ferbench.errors import DataError
@@ -80,7 +80,7 @@ def test_fer2013_csv_bad_rows(tmp_path):
         load("fer2013", "train", root=csv)
     csv = _fer_csv(tmp_path / "b" / "fer2013.csv",
                    [(3, _pix(1), "Training"), (4, _pix(1, 2303), "Training")])
-    with pytest.warns(A.SkippedFilesWarning, match=r"skipped 1 of 2 .*fer2013\.csv:3"):
+    with pytest.warns(D.SkippedFilesWarning, match=r"skipped 1 of 2 .*fer2013\.csv:3"):
         d = load("fer2013", "train", root=csv)
     assert len(d) == 1
 
@@ -217,7 +217,7 @@ def test_manifest_missing_image_is_skipped(tmp_path):
     for name in ("0", "1", "2", "3", "v", "t"):
         img(tmp_path / f"{name}.png")
     (tmp_path / "manifest.csv").write_text("\n".join(rows))
-    with pytest.warns(A.SkippedFilesWarning, match=r"gone\.png \(missing\)"):
+    with pytest.warns(D.SkippedFilesWarning, match=r"gone\.png \(missing\)"):
         d = load("manifest", "train", root=tmp_path)
     assert len(d) == 4
 
@@ -400,20 +400,20 @@ def test_corrupt_files_skipped_with_one_warning(tmp_path):
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         d = load("imagefolder", "train", root=tmp_path)
-    msgs = [str(x.message) for x in w if issubclass(x.category, A.SkippedFilesWarning)]
+    msgs = [str(x.message) for x in w if issubclass(x.category, D.SkippedFilesWarning)]
     assert len(d) == 10 and len(msgs) == 1
     assert "imagefolder/train: skipped 8 of 18" in msgs[0]
     assert "train/happy/broken0.jpg" in msgs[0] and "and 3 more" in msgs[0]
     assert d.meta["skipped"][0].startswith("train/happy/broken0.jpg (")
     assert len(d.meta["skipped"]) == 8
     # never silent: a cache hit warns again
-    with pytest.warns(A.SkippedFilesWarning, match=r"skipped 8 of 18 .*\[cached\]"):
+    with pytest.warns(D.SkippedFilesWarning, match=r"skipped 8 of 18 .*\[cached\]"):
         again = load("imagefolder", "train", root=tmp_path)
     assert again.meta["cache_hit"]
 
 
 def test_many_skipped_names_truncated():
-    msg = A.skipped_message("x", "train", [f"f{i}.jpg (bad)" for i in range(12)], 20)
+    msg = D.skipped_message("x", "train", [f"f{i}.jpg (bad)" for i in range(12)], 20)
     assert "skipped 12 of 20" in msg and "f4.jpg" in msg and "f5.jpg" not in msg
     assert "and 7 more" in msg
 

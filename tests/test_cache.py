@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferbench.data import adapters as A
 from ferbench.data import cache, registry
+from ferbench.data import decode as D
 from ferbench.data.base import FaceData
 from ferbench.data.cache import cache_dir, load
+from ferbench.data.splits import SPLITS
 from ferbench.errors import ConfigError, DataError
 
 
@@ -41,15 +42,15 @@ def _entries(home):
 def _no_decode(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again")
-    monkeypatch.setattr(A, "decode_records", boom)
-    monkeypatch.setattr(A, "decode_one", boom)
+    monkeypatch.setattr(D, "decode_records", boom)
+    monkeypatch.setattr(D, "decode_one", boom)
 
 
 def test_second_load_never_decodes(home, folder, monkeypatch):
-    first = {s: load("imagefolder", s, root=folder, resolution=16) for s in A.SPLITS}
+    first = {s: load("imagefolder", s, root=folder, resolution=16) for s in SPLITS}
     assert not any(d.meta["cache_hit"] for d in first.values())
     _no_decode(monkeypatch)
-    for s in A.SPLITS:
+    for s in SPLITS:
         d = load("imagefolder", s, root=folder, resolution=16)
         assert d.meta["cache_hit"] and d.split == s and d.name == "imagefolder"
         np.testing.assert_array_equal(d.images, first[s].images)
@@ -66,7 +67,7 @@ def test_entry_layout_and_meta(home, folder):
     assert npz.name.startswith("imagefolder-train-16px-c3-")
     meta = json.loads(npz.with_suffix(".json").read_text())
     assert meta["content_hash"] == d.content_hash()
-    assert meta["resample"] == A.RESAMPLE_NAME and meta["seed"] == 2
+    assert meta["resample"] == D.RESAMPLE_NAME and meta["seed"] == 2
     assert meta["skipped"] == [] and meta["n"] == len(d) == 24
     assert not list((home / "prepared").glob(".*"))  # no temp files left
 

@@ -9,14 +9,13 @@ import torch
 from ferbench.classify import (
     CLASSIFIERS,
     TrainConfig,
-    _augment_batch,
-    _normalise,
     build_classifier,
     predict,
     resolve_amp,
     train_classifier,
     train_config,
 )
+from ferbench.classify.loop import _augment_batch, _normalise
 from ferbench.errors import ConfigError
 
 TINY = TrainConfig(epochs=1, batch_size=16, lr_schedule="constant")
@@ -28,7 +27,7 @@ def _random_faces(n=64, res=48, c=1, k=3, seed=0):
             rng.integers(0, k, n).astype(np.int64))
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+@pytest.mark.parametrize("name", CLASSIFIERS.names())
 @pytest.mark.parametrize("res", [48, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_build_and_forward_shape(name, res, channels):

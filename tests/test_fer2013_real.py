@@ -15,8 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferbench.data import adapters as A
+from ferbench.data import decode
+from ferbench.data.adapters import walk_images
 from ferbench.data.cache import load
+from ferbench.data.splits import SPLITS
+from ferbench.labels import INDEX
 
 pytestmark = pytest.mark.realdata
 
@@ -33,7 +36,7 @@ README = {
 
 
 def _count_images(base: Path) -> int:
-    return sum(len(A.walk_images(base / d)) for d in ("train", "test") if (base / d).is_dir())
+    return sum(len(walk_images(base / d)) for d in ("train", "test") if (base / d).is_dir())
 
 
 @pytest.fixture(scope="session")
@@ -59,15 +62,15 @@ def loaded(fer_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FERBENCH_HOME", str(tmp_path_factory.mktemp("ferbench-home")))
         t0 = time.perf_counter()
-        first = {s: load("fer2013", s, root=fer_root) for s in A.SPLITS}
+        first = {s: load("fer2013", s, root=fer_root) for s in SPLITS}
         decode_s = time.perf_counter() - t0
 
         def boom(*a, **k):
             raise AssertionError("decoded again")
 
-        mp.setattr(A, "decode_records", boom)
+        mp.setattr(decode, "decode_records", boom)
         t0 = time.perf_counter()
-        second = {s: load("fer2013", s, root=fer_root) for s in A.SPLITS}
+        second = {s: load("fer2013", s, root=fer_root) for s in SPLITS}
         hit_s = time.perf_counter() - t0
     print(f"\nFER2013: first load (decode) {decode_s:.1f}s, cache hit {hit_s:.2f}s (3 splits)")
     return first, second, hit_s
@@ -75,13 +78,13 @@ def loaded(fer_root, tmp_path_factory):
 
 def test_counts_and_shape(loaded):
     first, _, _ = loaded
-    assert [len(first[s]) for s in A.SPLITS] == [28_709, 3_589, 3_589]
+    assert [len(first[s]) for s in SPLITS] == [28_709, 3_589, 3_589]
     assert first["train"].counts() == {c: n for c, (n, _) in README.items()}
     val, test = first["val"].counts(), first["test"].counts()
     assert {c: val[c] + test[c] for c in val} == {c: n for c, (_, n) in README.items()}
     for s, d in first.items():
         assert d.images.shape[1:] == (48, 48, 1) and d.images.dtype == np.uint8
-        assert d.classes == tuple(sorted(README, key=A.INDEX.__getitem__))
+        assert d.classes == tuple(sorted(README, key=INDEX.__getitem__))
         assert d.meta["skipped"] == []
         assert all(i.split("/")[-1].startswith({"train": "Training_", "val": "PublicTest_",
                                                 "test": "PrivateTest_"}[s]) for i in d.ids)
@@ -90,7 +93,7 @@ def test_counts_and_shape(loaded):
 
 def test_second_load_hits_cache(loaded):
     first, second, hit_s = loaded
-    for s in A.SPLITS:
+    for s in SPLITS:
         assert second[s].meta["cache_hit"] and not first[s].meta["cache_hit"]
         assert second[s].meta["content_hash"] == first[s].meta["content_hash"]
         np.testing.assert_array_equal(second[s].labels, first[s].labels)

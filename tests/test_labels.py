@@ -3,6 +3,7 @@
 import pytest
 
 from ferbench.data import adapters as A
+from ferbench.data.splits import canonical_split
 from ferbench.errors import DataError
 from ferbench.labels import BASIC7, CANONICAL, INDEX, canonical, index, names
 
@@ -72,9 +73,9 @@ def test_ferplus_majority_rule():
 @pytest.mark.parametrize("raw,want", [("training", "train"), ("Validation", "val"),
                                       ("valid", "val"), ("test", "test"), ("dev", "val")])
 def test_split_aliases(raw, want):
-    assert A.canonical_split(raw) == want
+    assert canonical_split(raw) == want
 
 
 def test_unknown_split():
     with pytest.raises(DataError, match="unknown split 'holdout'"):
-        A.canonical_split("holdout")
+        canonical_split("holdout")

@@ -9,6 +9,7 @@ import pytest
 
 from ferbench.data import toyfaces as T
 from ferbench.data.base import FaceData
+from ferbench.data.toyfaces.dataset import _NOISE_MAX
 from ferbench.labels import BASIC7, INDEX
 
 
@@ -140,7 +141,7 @@ def test_recorded_aus_are_the_rendered_aus():
 def test_neutral_class_has_only_noise_aus():
     d = T.load_toyfaces("train", 48, 1, n_per_class=20, progress=False)
     neutral = d.aus[d.labels == INDEX["neutral"]]
-    assert neutral.max() <= T._NOISE_MAX + 1e-6
+    assert neutral.max() <= _NOISE_MAX + 1e-6
     happy = d.aus[d.labels == INDEX["happy"]]
     i12 = T.AU_NAMES.index("AU12")
     assert happy[:, i12].mean() > neutral[:, i12].mean() + 0.5

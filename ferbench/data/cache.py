@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ferbench.data import adapters
+from ferbench.data import decode
 from ferbench.data.base import FaceData
 from ferbench.data.registry import get_adapter
+from ferbench.data.splits import canonical_split
 from ferbench.errors import ConfigError, DataError
 
 #: Bumped when the layout of a cache entry changes.
@@ -74,7 +75,7 @@ def cache_key(adapter: Any, split: str, fingerprint: str, resolution: int, chann
         "version": str(getattr(adapter, "version", "")),
         "options": getattr(adapter, "options", {}),
         "fingerprint": fingerprint,
-        "decode": [adapters.DECODE_VERSION, adapters.RESAMPLE_NAME],
+        "decode": [decode.DECODE_VERSION, decode.RESAMPLE_NAME],
         "resolution": resolution,
         "channels": channels,
         "split": split,
@@ -158,7 +159,7 @@ def _build(adapter: Any, name: str, split: str, root: Any, resolution: int, chan
                         landmarks=data.landmarks, ids=data.ids)
         return data, skipped, len(data) + len(skipped), extra
     rs = adapter.records(root, split, seed)
-    dec = adapters.decode_records(rs, resolution, channels)
+    dec = decode.decode_records(rs, resolution, channels)
     if len(dec.labels) == 0:
         shown = ", ".join(dec.skipped[:5])
         raise DataError(f"{name}/{split}: none of {len(rs.records)} file(s) could be decoded "
@@ -176,12 +177,12 @@ def load(name: str, split: str, *, root: str | os.PathLike | None = None,
     ``split`` is ``train``, ``val`` or ``test`` (aliases such as ``validation`` accepted).
     ``root`` is the dataset's location (required unless the adapter has ``needs_root=False``).
     ``seed`` only matters for datasets whose split is drawn at random (see
-    :mod:`ferbench.data.adapters`). The returned ``meta`` holds ``content_hash``, ``skipped``,
+    :mod:`ferbench.data.splits`). The returned ``meta`` holds ``content_hash``, ``skipped``,
     ``cache_hit`` and ``cache_path`` among others.
     """
     adapter = get_adapter(name)
     name = adapter.name
-    split = adapters.canonical_split(split)
+    split = canonical_split(split)
     if split not in tuple(adapter.splits):
         raise DataError(f"dataset '{name}' has no '{split}' split (has "
                         f"{', '.join(adapter.splits)})")
@@ -207,9 +208,9 @@ def load(name: str, split: str, *, root: str | os.PathLike | None = None,
         else:
             skipped = data.meta.get("skipped", [])
             if skipped:
-                warnings.warn(adapters.skipped_message(name, split, skipped,
+                warnings.warn(decode.skipped_message(name, split, skipped,
                                                        data.meta.get("n_source", len(data)))
-                              + " [cached]", adapters.SkippedFilesWarning, stacklevel=2)
+                              + " [cached]", decode.SkippedFilesWarning, stacklevel=2)
             data.meta.update(cache_hit=True, cache_path=str(path))
             if source:
                 data.meta["source"] = source
@@ -217,13 +218,13 @@ def load(name: str, split: str, *, root: str | os.PathLike | None = None,
 
     data, skipped, n_source, extra = _build(adapter, name, split, root, resolution, channels, seed)
     if skipped:
-        warnings.warn(adapters.skipped_message(name, split, skipped, n_source),
-                      adapters.SkippedFilesWarning, stacklevel=2)
+        warnings.warn(decode.skipped_message(name, split, skipped, n_source),
+                      decode.SkippedFilesWarning, stacklevel=2)
     meta = {
         **extra,
         "name": name, "split": split, "adapter_version": str(getattr(adapter, "version", "")),
         "options": getattr(adapter, "options", {}),
-        "decode_version": adapters.DECODE_VERSION, "resample": adapters.RESAMPLE_NAME,
+        "decode_version": decode.DECODE_VERSION, "resample": decode.RESAMPLE_NAME,
         "resolution": resolution, "channels": channels,
         "seed": seed if getattr(adapter, "seeded", True) else None,
         "source": source, "fingerprint": fingerprint, "cache_key": key,

@@ -4,7 +4,7 @@ Adapter interface
 =================
 
 An adapter is any object with these attributes (nothing needs to be inherited; file-backed
-built-ins derive from :class:`ferbench.data.adapters.FileAdapter` for convenience):
+built-ins derive from :class:`ferbench.data.adapters.base.FileAdapter` for convenience):
 
 ``name: str``
     The registry name (lower case), also ``FaceData.name``.
@@ -28,11 +28,11 @@ and **one** of two ways to produce data:
 
 *File-backed* (real datasets)::
 
-    records(root, split, seed) -> ferbench.data.adapters.RecordSet
+    records(root, split, seed) -> ferbench.data.decode.RecordSet
     fingerprint(root, split) -> str   # cheap: relative paths + sizes + mtimes, sha256 of CSVs
 
 ``records`` lists the split's records (file path or pixels, canonical label, optional AUs and
-face box); :func:`ferbench.data.adapters.decode_records` decodes them. ``fingerprint`` must
+face box); :func:`ferbench.data.decode.decode_records` decodes them. ``fingerprint`` must
 change whenever the files that feed *any* split change (seeded splits depend on all files), and
 it must not decode images. Missing roots or expected files raise ``DataError`` naming the path.
 
@@ -69,20 +69,22 @@ Registration
 use) or an import path ``"package.module:Attribute"`` resolved lazily on first use, so a broken
 or missing optional module only fails the dataset that needs it. ``toyfaces`` is registered
 lazily as ``"ferbench.data.toyfaces:ToyFacesAdapter"``.
+
+The names live in :data:`DATASETS`, a :class:`ferbench.registry.Registry` of kind ``"dataset"``
+reading the entry-point group ``ferbench.datasets``, so an installed distribution can add a
+dataset with ``[project.entry-points."ferbench.datasets"] mydata = "pkg.module:MyAdapter"``.
+An entry point is treated like a lazily registered ``"module:Attr"`` string.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from typing import Any
 
-from ferbench.data import adapters as _adapters
-from ferbench.errors import DataError
+from ferbench.data.adapters import builtin_adapters
+from ferbench.errors import DataError, FerbenchError
+from ferbench.registry import Registry, did_you_mean
 
 TOYFACES = "ferbench.data.toyfaces:ToyFacesAdapter"
-
-_REGISTRY: dict[str, Any] = {}
 
 _REQUIRED = ("name", "classes", "needs_root", "description", "license", "splits")
 
@@ -91,30 +93,42 @@ def _norm(name: str) -> str:
     return str(name).strip().lower()
 
 
+#: Every dataset: built-ins registered below plus the ``ferbench.datasets`` entry points.
+DATASETS = Registry("dataset", group="ferbench.datasets", normalize=_norm)
+
+#: Validated adapter instances, by key (a class or lazy path is resolved once).
+_READY: dict[str, Any] = {}
+
+
 def register(name: str, adapter: Any, *, replace: bool = False) -> None:
     """Register ``adapter`` (instance, class or ``"module:Attr"`` string) under ``name``."""
     key = _norm(name)
     if not key:
         raise DataError("a dataset needs a non-empty name")
-    if key in _REGISTRY and not replace:
+    if key in DATASETS and not replace:
         raise DataError(f"dataset '{key}' is already registered (pass replace=True)")
-    _REGISTRY[key] = adapter
+    DATASETS.register(key, adapter, replace=True)
+    _READY.pop(key, None)
 
 
 def unregister(name: str) -> None:
-    _REGISTRY.pop(_norm(name), None)
+    DATASETS.unregister(name)
+    _READY.pop(_norm(name), None)
 
 
-def _resolve(key: str, entry: Any) -> Any:
-    if isinstance(entry, str):
-        mod_name, _, attr = entry.partition(":")
-        try:
-            obj = getattr(importlib.import_module(mod_name), attr) if attr else \
-                importlib.import_module(mod_name)
-        except Exception as e:  # any import failure is reported as one line
-            raise DataError(f"dataset '{key}' could not be loaded from {entry}: "
-                            f"{type(e).__name__}: {e}") from e
-        entry = obj
+def _where(key: str) -> str:
+    """Where a lazily registered entry comes from (its ``"module:Attr"`` path), for messages."""
+    entry = DATASETS._builtins.get(key)  # the raw entry, only for the message
+    return entry if isinstance(entry, str) else str(DATASETS.source(key))
+
+
+def _resolve(key: str) -> Any:
+    try:
+        entry = DATASETS.get(key)
+    except FerbenchError as e:  # any import failure is reported as one line
+        cause = e.__cause__ or e
+        raise DataError(f"dataset '{key}' could not be loaded from {_where(key)}: "
+                        f"{type(cause).__name__}: {cause}") from cause
     if isinstance(entry, type):
         entry = entry()
     missing = [a for a in _REQUIRED if not hasattr(entry, a)]
@@ -123,18 +137,20 @@ def _resolve(key: str, entry: Any) -> Any:
         missing.append("build() or records()+fingerprint()")
     if missing:
         raise DataError(f"dataset '{key}': adapter {entry!r} lacks {', '.join(missing)}")
-    _REGISTRY[key] = entry
+    _READY[key] = entry
     return entry
 
 
 def get_adapter(name: str) -> Any:
     """The adapter registered under ``name``; DataError with a suggestion if unknown."""
     key = _norm(name)
-    if key not in _REGISTRY:
-        near = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.5)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise DataError(f"unknown dataset '{name}'{hint}; known: {', '.join(sorted(_REGISTRY))}")
-    return _resolve(key, _REGISTRY[key])
+    if key in _READY:
+        return _READY[key]
+    if key not in DATASETS:
+        names = DATASETS.names()
+        raise DataError(f"unknown dataset '{name}'{did_you_mean(key, names)}; "
+                        f"known: {', '.join(names)}")
+    return _resolve(key)
 
 
 class Unavailable:
@@ -161,7 +177,7 @@ def list_datasets() -> dict[str, Any]:
     adapters are imported here; one whose module fails to import is listed as an
     :class:`Unavailable` stub (its ``description`` says why) instead of breaking the listing."""
     out: dict[str, Any] = {}
-    for n in sorted(_REGISTRY):
+    for n in DATASETS.names():
         try:
             out[n] = get_adapter(n)
         except DataError as e:
@@ -170,7 +186,7 @@ def list_datasets() -> dict[str, Any]:
 
 
 def _register_builtins() -> None:
-    for a in _adapters.builtin_adapters():
+    for a in builtin_adapters():
         register(a.name, a, replace=True)
     register("toyfaces", TOYFACES, replace=True)
 

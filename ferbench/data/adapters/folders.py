@@ -1,0 +1,188 @@
+"""Generic layouts: a folder of class folders (and CK+, which is one), and a CSV manifest."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ferbench.data.adapters.base import (
+    FileAdapter,
+    Index,
+    _class_folder_entries,
+    _classes_of,
+    _existing,
+    _read_csv,
+    _require_columns,
+    _subdirs,
+    walk_images,
+)
+from ferbench.data.decode import Record
+from ferbench.data.splits import (
+    _SPLIT_ALIASES,
+    canonical_split,
+    carve_val,
+    seeded_split,
+)
+from ferbench.errors import DataError
+from ferbench.labels import CANONICAL, INDEX, canonical
+
+
+class ImageFolderAdapter(FileAdapter):
+    """``<root>/<split>/<class>/*`` or ``<root>/<class>/*``.
+
+    With split folders (``train``/``val``/``test``; ``training``, ``validation``, ``valid``,
+    ``dev``, ``testing`` also recognised) those splits are used; a missing ``val`` is carved from
+    ``train`` (seeded, stratified 10 %). With class folders only, a seeded stratified 80/10/10
+    split is drawn. Class folder names go through :func:`ferbench.labels.canonical`; an unknown
+    one is a DataError naming the folder. Files are found recursively within class folders.
+    The classes are the folders found (over all splits).
+    """
+
+    name = "imagefolder"
+    version = "1"
+    description = "Generic folder of images: <root>/<split>/<class>/* or <root>/<class>/*"
+    license = "whatever applies to your files"
+    seeded = True
+    allowed: tuple[str, ...] | None = None
+
+    def locate(self, root) -> Path:
+        root = _existing(root, self.name)
+        if not root.is_dir():
+            raise DataError(f"{self.name}: root is not a folder: {root}")
+        return root
+
+    def _layout(self, root: Path) -> tuple[dict[str, Path], list[Path]]:
+        subs = _subdirs(root)
+        split_dirs = {_SPLIT_ALIASES[d.name.lower()]: d for d in subs
+                      if d.name.lower() in _SPLIT_ALIASES}
+        if not subs:
+            raise DataError(f"{self.name}: no class or split folders under {root}")
+        return split_dirs, subs
+
+    def source_files(self, root: Path):
+        split_dirs, subs = self._layout(root)
+        folders = list(split_dirs.values()) if split_dirs else subs
+        return [p for d in folders for p in walk_images(d)], []
+
+    def _groups(self, recs: list[Record]) -> list[str] | None:
+        return None
+
+    def index(self, root: Path, seed: int) -> Index:
+        split_dirs, subs = self._layout(root)
+        if split_dirs:
+            entries = []
+            for split, d in sorted(split_dirs.items()):
+                entries += _class_folder_entries(root, d, split, self.allowed, self.name)
+            if "val" not in split_dirs:
+                entries = carve_val(entries, seed)
+        else:
+            raw = _class_folder_entries(root, root, None, self.allowed, self.name)
+            recs = [r for r, _ in raw]
+            assigned = seeded_split([r.id for r in recs], [int(r.label) for r in recs], seed,
+                                    groups=self._groups(recs))
+            entries = list(zip(recs, assigned))
+        return Index(entries=entries, classes=_classes_of(entries), root=root)
+
+
+class CKPlusAdapter(ImageFolderAdapter):
+    """CK+ as the common folder of class names (``anger contempt disgust fear happy sadness
+    surprise``, optionally ``neutral``), e.g. the CK+48 distribution. Split: seeded 80/10/10,
+    grouped by subject (``S005_001_00000011.png`` -> ``S005``) when every file name starts with
+    a subject id, else stratified by class. Split folders, if present, are honoured."""
+
+    name = "ckplus"
+    version = "1"
+    classes = ("happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+    description = ("Extended Cohn-Kanade (CK+), folder of class names (7 incl. contempt); "
+                   "subject-grouped split")
+    license = "non-commercial research; CK+ licence agreement (University of Pittsburgh / CMU)"
+    allowed = CANONICAL  # a neutral folder, where a distribution has one, is kept
+
+    def _groups(self, recs):
+        subj = [re.match(r"^(S\d+)_", os.path.basename(r.id)) for r in recs]
+        if recs and all(subj):
+            return [m.group(1) for m in subj]
+        return None
+
+
+_AU_COL = re.compile(r"^AU0*(\d+)$", re.IGNORECASE)
+
+
+class ManifestAdapter(FileAdapter):
+    """A CSV manifest: ``path,label`` plus an optional ``split`` column and optional action-unit
+    columns named ``AU1``, ``AU12``, ... (which become ``aus``/``au_names``, in column order).
+    ``root`` is the CSV file (or a folder holding exactly one ``*.csv``/``manifest.csv``);
+    paths are relative to the CSV's folder (absolute paths are allowed). Labels are class names
+    (synonyms allowed); numbers are refused so that no label order is ever guessed. Without a
+    ``split`` column a seeded stratified 80/10/10 split is drawn; with one, a missing ``val`` is
+    carved from ``train``. A malformed row is a DataError naming the file and line."""
+
+    name = "manifest"
+    version = "1"
+    description = "CSV manifest: path,label[,split][,AU1,AU2,...]"
+    license = "whatever applies to your files"
+    seeded = True
+
+    def locate(self, root) -> Path:
+        root = _existing(root, self.name)
+        if root.is_dir():
+            if (root / "manifest.csv").is_file():
+                return root / "manifest.csv"
+            csvs = sorted(root.glob("*.csv"))
+            if len(csvs) != 1:
+                raise DataError(f"{self.name}: expected manifest.csv (or exactly one .csv) in "
+                                f"{root}, found {len(csvs)}")
+            return csvs[0]
+        return root
+
+    def _parse(self, path: Path):
+        rows = _read_csv(path, self.name)
+        _, header = next(rows)
+        _require_columns(header, ("path", "label"), path, self.name)
+        au_cols = [h for h in header if _AU_COL.match(h)]
+        au_names = tuple(f"AU{int(_AU_COL.match(h).group(1))}" for h in au_cols)
+        has_split = "split" in header
+        base = path.parent
+        out = []
+        for line, row in rows:
+            where = f"{path}:{line}"
+            rel = row["path"].strip()
+            if not rel:
+                raise DataError(f"{self.name}: empty path at {where}")
+            lab = row["label"].strip()
+            if re.fullmatch(r"-?\d+(\.\d*)?", lab):
+                raise DataError(f"{self.name}: numeric label '{lab}' at {where}; write class "
+                                f"names (e.g. 'happy') so the mapping is explicit")
+            label = INDEX[canonical(lab, where=where)]
+            aus = None
+            if au_cols:
+                try:
+                    aus = tuple(float(row[c]) if row[c].strip() else float("nan")
+                                for c in au_cols)
+                except ValueError:
+                    raise DataError(f"{self.name}: non-numeric AU value at {where}") from None
+            split = canonical_split(row["split"]) if has_split else None
+            p = Path(rel)
+            p = p if p.is_absolute() else base / p
+            out.append((Record(id=rel, label=label, path=p, aus=aus), split))
+        return out, au_names, has_split
+
+    def source_files(self, root: Path):
+        entries, _, _ = self._parse(root)
+        return [r.path for r, _ in entries], [root]
+
+    def index(self, root: Path, seed: int) -> Index:
+        raw, au_names, has_split = self._parse(root)
+        if not raw:
+            raise DataError(f"{self.name}: {root} has no rows")
+        if has_split:
+            entries = raw
+            if not any(s == "val" for _, s in entries):
+                entries = carve_val(entries, seed)
+        else:
+            recs = [r for r, _ in raw]
+            entries = list(zip(recs, seeded_split([r.id for r in recs],
+                                                  [int(r.label) for r in recs], seed)))
+        return Index(entries=entries, classes=_classes_of(entries), root=root.parent,
+                     au_names=au_names)
