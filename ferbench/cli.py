@@ -161,6 +161,8 @@ def cmd_run(args) -> int:
     if spec.needs_generator and not args.generator:
         raise ConfigError(f"protocol '{spec.name}' needs --generator "
                           "(see 'ferbench ls generators')")
+    if spec.needs_generator:  # fail fast on a bad name or parameter, before any work
+        _check_generator(args.generator, dict(args.param))
     ctx = Context(device=resolve_device(args.device), progress=not args.no_progress)
     store = _store(args.store)
     log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
@@ -177,6 +179,19 @@ def cmd_run(args) -> int:
         if spec.dataset == "toyfaces":
             print("note: toyfaces is a smoke test of the pipeline, not a FER result")
     return 0
+
+
+def _check_generator(name: str, params: dict) -> None:
+    """Name and parameters checked against the class, without instantiating it."""
+    import inspect
+
+    from ferbench.api.generator import GENERATORS
+
+    cls = GENERATORS.get(name)
+    try:
+        inspect.signature(cls).bind(**params)
+    except TypeError as exc:
+        raise ConfigError(f"generator '{name}': bad parameters {params}: {exc}") from None
 
 
 def _check_names(spec) -> None:

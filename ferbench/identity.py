@@ -10,7 +10,8 @@ Every cache key and result identity in ferbench is the sha256 of a canonical JSO
   content hash (after the low-data subset), resolution, channels, seed and budget.
 - :func:`pool_id`: a synthetic pool: the fit, plus the pool format and the AU targets asked for.
   The ratio is not part of it: pools are nested, smaller k read a prefix of the blocks.
-- :func:`ferbench.data.cache.cache_key` (prepared datasets) builds on :func:`canonical_hash`.
+- :func:`prepared_key`: a prepared (decoded) dataset; what goes into it is assembled by
+  :func:`ferbench.data.cache.cache_key` (adapter, source fingerprint, decode rules, size).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ def canonical_hash(obj: Any) -> str:
     """sha256 of a JSON-serialisable object in canonical form (sorted keys)."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def prepared_key(payload: dict) -> str:
+    """The prepared cache's key. Its JSON form (default separators) predates
+    :func:`canonical_hash` and is kept, so that existing prepared caches stay valid."""
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def fit_identity(generator: str, generator_version: str, generator_params: dict,

@@ -1,8 +1,9 @@
-"""ferbench leaderboard (Streamlit). Reads the DuckDB results store read-only.
+"""ferbench leaderboard (Streamlit). Reads the DuckDB results store read-only, through the one
+query layer (:mod:`ferbench.results.query`) that the CLI uses too.
 
 Run: ``streamlit run leaderboard/app.py`` (store from ``$FERBENCH_STORE`` or
 ``$FERBENCH_HOME/results.duckdb``). Each read opens the store, reads, and closes it, so a
-running benchmark can keep writing.
+running benchmark can keep writing. Importing this module renders nothing; ``main()`` does.
 """
 
 from __future__ import annotations
@@ -10,44 +11,44 @@ from __future__ import annotations
 import os
 
 import pandas as pd
-import streamlit as st
 
-from ferbench.store import ResultStore, default_store_path
+from ferbench.results.query import leaderboard
+from ferbench.results.store import ResultStore, default_store_path
+
+COLUMNS = {
+    "generator": "generator", "cas": "CAS (synthetic-only, k=1) %", "best_k": "best mix k",
+    "best_accuracy": "best mix acc %", "delta_vs_real": "Δ vs real only (points)",
+    "real_only": "real only %", "seeds": "seeds",
+}
 
 
-def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per generator: synthetic-only accuracy at k=1 (CAS), the best mix ratio and its
-    accuracy, and the real-only baseline, all as means over seeds (percent)."""
-    base = df[df["ratio"] == 0]["accuracy"].mean()
-    rows = []
-    for gen, g in df[df["generator"].notna()].groupby("generator"):
-        syn = g[(g["mode"] == "synthetic") & (g["ratio"] == 1)]["accuracy"]
-        mix = g[g["mode"] == "mix"].groupby("ratio")["accuracy"].mean()
-        best_k = mix.idxmax() if len(mix) else None
-        rows.append({
-            "generator": gen,
-            "CAS (synthetic-only, k=1) %": 100 * syn.mean() if len(syn) else None,
-            "best mix k": best_k,
-            "best mix acc %": 100 * mix.max() if len(mix) else None,
-            "Δ vs real only (points)": 100 * (mix.max() - base) if len(mix) and pd.notna(base) else None,
-            "real only %": 100 * base if pd.notna(base) else None,
-            "seeds": int(g["seed"].nunique()),
-        })
-    out = pd.DataFrame(rows)
-    if len(out):
-        out = out.sort_values("best mix acc %", ascending=False, na_position="last")
-    return out.reset_index(drop=True)
+def leaderboard_table(records: list[dict]) -> pd.DataFrame:
+    """One row per (comparable setting, generator), best k chosen on validation, the paired Δ
+    against the real-only cell of the same setting; percentages."""
+    rows = leaderboard(records)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=list(COLUMNS.values()))
+    for c in ("cas", "best_accuracy", "delta_vs_real", "real_only"):
+        df[c] = df[c].astype(float) * 100
+    df = df.sort_values("best_accuracy", ascending=False, na_position="last")
+    keep = ["dataset", "protocol", "budget", "real_per_class", "resolution", *COLUMNS]
+    return df[keep].rename(columns=COLUMNS).reset_index(drop=True)
 
 
 def main() -> None:
+    import streamlit as st
+
     st.set_page_config(page_title="ferbench leaderboard", layout="wide")
     st.title("ferbench: synthetic facial-expression training data")
     path = os.environ.get("FERBENCH_STORE") or str(default_store_path())
-    df = ResultStore(path).scores_frame()
-    if df.empty:
+    store = ResultStore(path)
+    rows = store.cells()
+    if not rows:
         st.info(f"No results in {path} yet. Run `ferbench run --generator real-augment "
                 "--protocol mix` first.")
         return
+    df = pd.DataFrame(rows)
     c1, c2, c3 = st.columns(3)
     dataset = c1.selectbox("dataset", sorted(df["dataset"].unique()))
     df = df[df["dataset"] == dataset]
@@ -57,8 +58,11 @@ def main() -> None:
     df = df[df["classifier"] == classifier]
     if dataset == "toyfaces":
         st.warning("toyfaces is a smoke test of the pipeline, not a FER result.")
+    records = store.get_cells(list(df["cell_id"]))
     st.subheader("Generators")
-    st.dataframe(leaderboard_table(df), hide_index=True)
+    st.caption("Best k is chosen on validation; Δ is paired against the real-only cell of the "
+               "same setting and seed.")
+    st.dataframe(leaderboard_table(records), hide_index=True)
     st.subheader("Accuracy by synthetic:real ratio (mix)")
     mix = df[(df["mode"] == "mix") | (df["ratio"] == 0)]
     pivot = (mix.assign(generator=mix["generator"].fillna("(real only)"))
@@ -69,4 +73,5 @@ def main() -> None:
         st.dataframe(df, hide_index=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

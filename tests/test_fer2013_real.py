@@ -105,7 +105,7 @@ def test_mix_on_fer2013_lands_in_duckdb(fer_root, tmp_path):
     """The main command pointed at real FER2013 (smoke budget: one ratio) stores real numbers
     and prints them as a table; PrivateTest is the test split."""
     from conftest import run_cli
-    from ferbench.store import ResultStore
+    from ferbench.results.store import ResultStore
 
     store = tmp_path / "r.duckdb"
     out = run_cli("run", "--generator", "real-augment", "--protocol", "mix", "--dataset",

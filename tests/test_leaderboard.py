@@ -1,37 +1,34 @@
-"""The Streamlit leaderboard, driven with streamlit.testing's AppTest on a real store."""
+"""The Streamlit leaderboard, driven with streamlit.testing's AppTest on a real store, and the
+query layer's baseline matching."""
 
 from pathlib import Path
 
 import pytest
 
-from ferbench.store import ResultStore
+from factories import make_result
+from ferbench.results.query import leaderboard, summarize
+from ferbench.results.store import ResultStore
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(Path(__file__).resolve().parents[1] / "leaderboard" / "app.py")
+CL = ["neutral", "happy"]
 
 
-def _record(cell_id, ratio, mode, generator, acc):
-    classes = ["neutral", "happy"]
-    return {
-        "cell_id": cell_id, "spec": {"x": 1}, "schema_version": 1, "protocol": "mix",
-        "protocol_version": 1, "mode": mode, "ratio": ratio, "dataset": "toyfaces",
-        "train_split": "train", "test_dataset": "toyfaces", "test_split": "test",
-        "dataset_hash": "h", "test_dataset_hash": "t", "resolution": 48, "channels": 1,
-        "real_per_class": 30, "real_fraction": 1.0, "n_real": 60, "n_synthetic": int(60 * ratio),
-        "n_test": 4, "generator": generator, "generator_version": "1" if generator else None,
-        "generator_params": {}, "pool_hash": None, "feature_extractor": None,
-        "feature_extractor_hash": None, "classifier": "noncomplex-cnn", "budget": "smoke",
-        "seed": 0, "ferbench_version": "0.1.0", "git_sha": None, "torch_version": "2",
-        "device": "cpu", "wall_time_s": 1.0, "created_at": "2026-01-01T00:00:00+00:00",
-        "metrics": {"accuracy": acc, "accuracy_lo": acc - 0.1, "accuracy_hi": acc + 0.1,
-                    "balanced_accuracy": acc, "balanced_accuracy_lo": acc - 0.1,
-                    "balanced_accuracy_hi": acc + 0.1, "macro_f1": acc, "macro_f1_lo": acc - 0.1,
-                    "macro_f1_hi": acc + 0.1, "n_test": 4},
-        "per_class": [{"class": c, "recall": 0.5, "precision": 0.5, "f1": 0.5, "support": 2}
-                      for c in classes],
-        "confusion": [[1, 1], [1, 1]], "classes": classes,
-        "y_true": [0, 0, 1, 1], "y_pred": [0, 1, 0, 1],
-    }
+def _cell(ratio, generator, acc, val, **over):
+    mode = "real" if ratio == 0 else "mix"
+    over.setdefault("real_per_class", 30)
+    return make_result(0, n_test=4, classes=CL, acc=acc, val_acc=val, ratio=ratio, mode=mode,
+                       generator=generator, generator_version="1" if generator else None,
+                       generator_params={}, y_pred=[0, 1, 0, 1], **over)
+
+
+def test_app_imports_without_rendering():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lb_app", APP)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # no streamlit calls at import time
+    assert callable(mod.main)
 
 
 def test_empty_store_shows_hint(tmp_path, monkeypatch):
@@ -43,15 +40,40 @@ def test_empty_store_shows_hint(tmp_path, monkeypatch):
 
 def test_leaderboard_ranks_generators(tmp_path, monkeypatch):
     store = ResultStore(tmp_path / "r.duckdb")
-    store.write_cell(_record("base", 0.0, "real", None, 0.50))
-    store.write_cell(_record("a1", 1.0, "mix", "gen-a", 0.55))
-    store.write_cell(_record("a2", 2.0, "mix", "gen-a", 0.60))
-    store.write_cell(_record("b1", 1.0, "mix", "gen-b", 0.45))
+    store.write_cell(_cell(0.0, None, 0.50, 0.50))
+    store.write_cell(_cell(1.0, "gen-a", 0.55, 0.52))
+    store.write_cell(_cell(2.0, "gen-a", 0.60, 0.58))
+    store.write_cell(_cell(1.0, "gen-b", 0.45, 0.40))
     monkeypatch.setenv("FERBENCH_STORE", str(tmp_path / "r.duckdb"))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["generator"]) == ["gen-a", "gen-b"]
     assert table.loc[0, "best mix k"] == 2.0
-    assert abs(table.loc[0, "Δ vs real only (points)"] - 10.0) < 1e-9
+    assert table.loc[0, "real only %"] == pytest.approx(50.0)
     assert "smoke test" in at.warning[0].value
+
+
+def test_best_k_is_chosen_on_validation_not_test():
+    recs = [_cell(0.0, None, 0.50, 0.50).to_record(),
+            _cell(1.0, "g", 0.70, 0.51).to_record(),   # best on test, worse on validation
+            _cell(2.0, "g", 0.60, 0.58).to_record()]
+    s = summarize(recs, n_boot=50)
+    assert s["best_ratio"] == 2.0 and s["best_by"] == "validation"
+    no_val = [dict(r, val_metrics=None) for r in recs]
+    s = summarize(no_val, n_boot=50)
+    assert s["best_ratio"] is None and "no validation" in s["best_note"]
+
+
+def test_baseline_matches_settings():
+    """A real-only cell at another real-per-class or resolution never becomes the baseline."""
+    recs = [_cell(0.0, None, 0.50, 0.50).to_record(),
+            _cell(1.0, "g", 0.60, 0.60).to_record(),
+            # unrelated real-only runs that must not be averaged into the baseline:
+            _cell(0.0, None, 0.99, 0.99, real_per_class=500).to_record(),
+            _cell(0.0, None, 0.01, 0.01, resolution=64).to_record(),
+            _cell(0.0, None, 0.90, 0.90, protocol="real").to_record()]
+    rows = leaderboard(recs, n_boot=50)
+    assert len(rows) == 1
+    assert rows[0]["real_only"] == pytest.approx(0.50)
+    assert rows[0]["best_k"] == 1.0

@@ -4,7 +4,6 @@ from ferbench.errors import ConfigError
 from ferbench.protocol import (
     BUDGET_REAL_PER_CLASS,
     builtin_protocols,
-    expand,
     load_protocol,
     parse_protocol,
 )
@@ -72,20 +71,51 @@ def test_override_validates():
         s.override(budget="huge")
 
 
-def test_expand_mix_has_baseline_and_ratios_per_seed():
+def _info(seed, **over):
+    from ferbench.protocol.plan import DataInfo
+
+    return DataInfo(**{"dataset_hash": "D", "test_dataset_hash": "T", "train_hash": f"r{seed}",
+                       **over})
+
+
+def _plan(spec, gen, params, **over):
+    from ferbench.protocol.plan import build_plan
+
+    return build_plan(spec, gen, "1" if gen else None, params, lambda s: _info(s, **over), "off")
+
+
+def test_plan_mix_has_baseline_ratios_and_stages_per_seed():
     s = parse_protocol(GOOD, "t.yaml")
-    cells = expand(s, "noise", "1", {"smooth": 3})
+    plan = _plan(s, "noise", {"smooth": 3})
+    cells = plan.cells
     assert len(cells) == 2 * 3
-    base = [c for c in cells if c["ratio"] == 0]
-    assert [c["seed"] for c in base] == [0, 1]
-    assert all(c["generator"] is None and c["mode"] == "real" for c in base)
-    assert {c["ratio"] for c in cells} == {0.0, 1.0, 2.0}
-    assert len({c["cell_id"] for c in cells}) == len(cells)
+    assert [j.kind for j in plan.jobs].count("fit") == 2  # one fit and one pool per seed
+    assert [j.kind for j in plan.jobs].count("pool") == 2
+    base = [c for c in cells if c.ratio == 0]
+    assert [c.seed for c in base] == [0, 1]
+    assert all(c.generator is None and c.mode == "real" for c in base)
+    assert {c.ratio for c in cells} == {0.0, 1.0, 2.0}
+    assert len({c.cell_id for c in cells}) == len(cells)
     # The baseline cell is shared by every generator; synthetic cells are not.
-    other = expand(s, "real-augment", "1", {})
-    assert {c["cell_id"] for c in base} <= {c["cell_id"] for c in other}
-    syn = {c["cell_id"] for c in cells if c["ratio"] > 0}
-    assert not syn & {c["cell_id"] for c in other}
-    # Identity does not depend on where the data lives.
-    moved = expand(s.override(data_root="/elsewhere"), "noise", "1", {"smooth": 3})
-    assert [c["cell_id"] for c in moved] == [c["cell_id"] for c in cells]
+    other = _plan(s, "real-augment", {}).cells
+    assert {c.cell_id for c in base} <= {c.cell_id for c in other}
+    syn = {c.cell_id for c in cells if c.ratio > 0}
+    assert not syn & {c.cell_id for c in other}
+    # Identity does not depend on where the data lives ...
+    moved = _plan(s.override(data_root="/elsewhere"), "noise", {"smooth": 3}).cells
+    assert [c.cell_id for c in moved] == [c.cell_id for c in cells]
+    # ... but on what the data are.
+    changed = _plan(s, "noise", {"smooth": 3}, dataset_hash="D2").cells
+    assert not {c.cell_id for c in changed} & {c.cell_id for c in cells}
+    changed = _plan(s, "noise", {"smooth": 3}, test_dataset_hash="T2").cells
+    assert not {c.cell_id for c in changed} & {c.cell_id for c in cells}
+
+
+def test_plan_needed_skips_finished_cells_and_their_stages():
+    s = parse_protocol(GOOD, "t.yaml")
+    plan = _plan(s, "noise", {"smooth": 3})
+    everything = {c.cell_id for c in plan.cells}
+    assert plan.needed(everything) == []
+    only_real = {c.cell_id for c in plan.cells if c.ratio > 0}
+    kinds = [j.kind for j in plan.needed(only_real)]
+    assert kinds == ["cell", "cell"]  # the baselines need no fit and no pool

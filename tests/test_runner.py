@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from ferbench.engine import Context, run_protocol
 from ferbench.protocol import load_protocol
-from ferbench.runner import Context, run_protocol, select_real
-from ferbench.store import ResultStore
+from ferbench.results.store import ResultStore
 
 
 def test_mix_end_to_end_smoke(shared_home, tmp_path):
@@ -54,30 +54,33 @@ def test_same_seed_same_numbers(shared_home, tmp_path):
     accs = []
     for i in range(2):
         store = ResultStore(tmp_path / f"r{i}.duckdb")
-        cells = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=200))
-        accs.append([store.get_cell(c["cell_id"])["y_pred"] for c in cells])
+        out = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=200))
+        accs.append([store.get_cell(r["cell_id"])["y_pred"] for r in out.records])
     assert accs[0] == accs[1]
 
 
 def test_pools_are_nested(shared_home, tmp_path):
-    from ferbench.runner import synthetic_pool
+    from ferbench.engine.run import plan_protocol
+    from ferbench.engine.stages import read_pool, real_for, run_fit, run_pool
 
     ctx = Context(progress=False)
     spec = load_protocol("mix").override(budget="smoke", ratios=(1, 2))
-    from ferbench.protocol import expand
-
-    cells = expand(spec, "noise", "1", {"smooth": 3})
-    train = ctx.dataset("toyfaces", "train", None, 48, 1)
-    real = select_real(train, 30, 1.0, 0)
-    p1, k1 = synthetic_pool([c for c in cells if c["ratio"] == 1][0], real, ctx)
-    p2, k2 = synthetic_pool([c for c in cells if c["ratio"] == 2][0], real, ctx)
-    half = [c for c in cells if c["ratio"] == 1][0] | {"ratio": 1.5}
-    p15, _ = synthetic_pool(half, real, ctx)
-    assert k1 == k2
+    plan = plan_protocol(spec, "noise", {"smooth": 3}, ctx)
+    fit, pool = [j for j in plan.jobs if j.kind == "fit"], [j for j in plan.jobs if j.kind == "pool"]
+    assert len(fit) == 1 and len(pool) == 1 and pool[0].n_blocks == 2  # one fit, one pool
+    cells = [j for j in plan.jobs if j.kind == "cell"]
+    assert all(j.deps == (pool[0].key,) for j in cells if j.spec.ratio > 0)
+    run_fit(fit[0], ctx)
+    run_pool(pool[0], ctx)
+    real = real_for(pool[0].spec, ctx)
+    p1, _ = read_pool(pool[0].key, 1.0, real)
+    p2, _ = read_pool(pool[0].key, 2.0, real)
+    p15, stats = read_pool(pool[0].key, 1.5, real)
     assert np.array_equal(p2.images[: len(p1)], p1.images)
     assert len(p2) == 2 * len(real) and len(p15) == int(1.5 * len(real))
-    for pool, k in ((p1, 1), (p2, 2), (p15, 1.5)):
-        assert pool.counts() == {c: int(round(k * n)) for c, n in real.counts().items()}
+    for data, k in ((p1, 1), (p2, 2), (p15, 1.5)):
+        assert data.counts() == {c: int(round(k * n)) for c, n in real.counts().items()}
+    assert stats["relabel_rate"] == 0.0 and stats["drop_rate"] == 0.0
 
 
 def _finished(store_path):
@@ -122,8 +125,8 @@ def test_real_protocol_at_64px_rgb(shared_home, tmp_path):
     spec = load_protocol("real").override(budget="smoke", resolution=64, channels=3,
                                           real_per_class=10)
     store = ResultStore(tmp_path / "r.duckdb")
-    cells = run_protocol(spec, None, None, store, Context(progress=False, n_boot=100))
-    rec = store.get_cell(cells[0]["cell_id"])
+    out = run_protocol(spec, None, None, store, Context(progress=False, n_boot=100))
+    rec = store.get_cell(out.records[0]["cell_id"])
     assert (rec["resolution"], rec["channels"], rec["n_real"]) == (64, 3, 70)
     assert rec["classifier_config"]["resolution"] == 64
     assert rec["classifier_config"]["channels"] == 3

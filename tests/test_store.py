@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -16,41 +15,11 @@ import duckdb
 import numpy as np
 import pytest
 
+from factories import make_record  # noqa: F401 - also imported by the writer subprocess
 from ferbench.errors import FerbenchError
-from ferbench.store import SCHEMA_VERSION, ResultStore, default_store_path
+from ferbench.results.store import SCHEMA_VERSION, ResultStore, default_store_path
 
 TESTS_DIR = Path(__file__).resolve().parent
-
-
-def make_record(i: int = 0, n_test: int = 30, **over) -> dict:
-    """A valid cell record; ``i`` varies the spec (hence the cell_id), seed and scores."""
-    classes = ["angry", "happy", "neutral"]
-    spec = {"protocol": "p1", "i": i, "ratio": 0.5, "nested": {"a": [1, 2]}}
-    cid = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-    y_true = [(j + i) % 3 for j in range(n_test)]
-    y_pred = [(j * 7 + i) % 3 for j in range(n_test)]
-    conf = [[0] * 3 for _ in range(3)]
-    for t, p in zip(y_true, y_pred):
-        conf[t][p] += 1
-    rec = dict(
-        cell_id=cid, spec=spec, schema_version=SCHEMA_VERSION, protocol="p1", protocol_version=1,
-        mode="mix", ratio=0.5, dataset="toyfaces", train_split="train", test_dataset="toyfaces",
-        test_split="test", dataset_hash="d" * 16, test_dataset_hash="e" * 16, resolution=48,
-        channels=1, real_per_class=None, real_fraction=1.0, n_real=100, n_synthetic=50,
-        n_test=n_test, generator="noise", generator_version="0.1",
-        generator_params={"sigma": 0.1, "x": [1, 2]}, pool_hash="f" * 16,
-        feature_extractor=None, feature_extractor_hash=None, classifier="smallcnn",
-        budget="tiny", seed=i, ferbench_version="0.1.0", git_sha=None, torch_version="2.14.1",
-        device="cpu", wall_time_s=1.25, created_at=f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z",
-        metrics=dict(accuracy=0.01 * (i % 50) + 1 / 3, accuracy_lo=0.1, accuracy_hi=0.9,
-                     balanced_accuracy=0.3, balanced_accuracy_lo=0.2, balanced_accuracy_hi=0.4,
-                     macro_f1=0.25, macro_f1_lo=0.1, macro_f1_hi=0.5, n_test=n_test),
-        per_class=[{"class": c, "recall": 0.5, "precision": 0.25, "f1": 1 / 3, "support": 10}
-                   for c in classes],
-        confusion=conf, classes=classes, y_true=y_true, y_pred=y_pred,
-    )
-    rec.update(over)
-    return rec
 
 
 def child_counts(path: Path) -> dict[str, tuple]:
@@ -114,7 +83,7 @@ def test_round_trip(store, tmp_path):
     assert json.loads(rows[0]["generator_params"]) == rec["generator_params"]
     assert [r["seed"] for r in store.cells(generator=None)] == [2]
     assert [r["seed"] for r in store.cells(generator="noise", protocol="p1")] == [1]
-    assert len(store.cells(budget=["tiny", "small"], dataset="toyfaces")) == 2
+    assert len(store.cells(budget=["smoke", "small"], dataset="toyfaces")) == 2
     with pytest.raises(FerbenchError, match="filter"):
         store.cells(bogus=1)
     frame = store.scores_frame()
@@ -226,8 +195,8 @@ def test_lock_timeout_is_one_line_error(store):
 
 _WRITER = """
 import sys, time; sys.path.insert(0, {tests!r})
-from test_store import make_record
-from ferbench.store import ResultStore
+from factories import make_record
+from ferbench.results.store import ResultStore
 s = ResultStore(sys.argv[1], timeout=30)
 start = int(sys.argv[2])
 for i in range(start, start + {n}):
@@ -237,7 +206,7 @@ for i in range(start, start + {n}):
 
 _READER = """
 import json, sys, time
-from ferbench.store import ResultStore
+from ferbench.results.store import ResultStore
 s = ResultStore(sys.argv[1], timeout=30)
 ids = json.loads(sys.argv[2])
 seen, reads = [], 0

@@ -309,7 +309,8 @@ class PoolResult:
                       "pool_id": self.pool_id, "pool": pool, "protocol": self.protocol,
                       "protocol_version": self.protocol_version, "n": self.n,
                       "generator": self.generator or pool.get("generator"),
-                      "scores": [s.to_dict() for s in self.scores], "config": self.config,
+                      "scores": [s.to_dict() for s in sorted(self.scores, key=lambda s: s.metric)],
+                      "config": self.config,
                       **self.provenance.to_dict()})
 
     @classmethod

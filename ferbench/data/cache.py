@@ -23,11 +23,9 @@ call with the same key reads that file and never decodes an image again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -35,24 +33,25 @@ from typing import Any
 
 import numpy as np
 
+from ferbench import paths
 from ferbench.data import decode
 from ferbench.data.base import FaceData
 from ferbench.data.registry import get_adapter
 from ferbench.data.splits import canonical_split
 from ferbench.errors import ConfigError, DataError
+from ferbench.identity import prepared_key
 
 #: Bumped when the layout of a cache entry changes.
 CACHE_FORMAT = 1
 
 
 def cache_dir() -> Path:
-    """``$FERBENCH_HOME`` or ``~/.cache/ferbench`` (not created here)."""
-    env = os.environ.get("FERBENCH_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ferbench"
+    """``$FERBENCH_HOME`` or ``~/.cache/ferbench`` (see :mod:`ferbench.paths`)."""
+    return paths.home()
 
 
 def prepared_dir() -> Path:
-    return cache_dir() / "prepared"
+    return paths.prepared_dir()
 
 
 def _check_args(resolution: Any, channels: Any) -> tuple[int, int]:
@@ -81,30 +80,12 @@ def cache_key(adapter: Any, split: str, fingerprint: str, resolution: int, chann
         "split": split,
         "seed": int(seed) if getattr(adapter, "seeded", True) else None,
     }
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
+    return prepared_key(payload)
 
 
 def _entry_path(name: str, split: str, resolution: int, channels: int, key: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return prepared_dir() / f"{safe}-{split}-{resolution}px-c{channels}-{key[:20]}.npz"
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _save(path: Path, data: FaceData, meta: dict) -> None:
@@ -121,9 +102,9 @@ def _save(path: Path, data: FaceData, meta: dict) -> None:
         arrays["au_names"] = np.array(data.au_names, dtype=str)
     if data.landmarks is not None:
         arrays["landmarks"] = np.asarray(data.landmarks, dtype=np.float32)
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    paths.atomic_write(path, lambda f: np.savez(f, **arrays))
     side = json.dumps(meta, indent=1, sort_keys=True, default=str).encode()
-    _atomic_write(path.with_suffix(".json"), lambda f: f.write(side))
+    paths.atomic_write(path.with_suffix(".json"), lambda f: f.write(side))
 
 
 def _read(path: Path, name: str, split: str) -> FaceData:

@@ -157,7 +157,7 @@ def generate_exact(gen, name: str, want: np.ndarray, aus: np.ndarray | None, see
     caus = [out_aus]
     top_ups = 0
     while True:
-        ally, allconf = np.concatenate(cy), np.concatenate(cconf)
+        ally = np.concatenate(cy)
         short = {int(c): int((want == c).sum() - (ally == c).sum()) for c in np.unique(want)}
         short = {c: k for c, k in short.items() if k > 0}
         if not short:

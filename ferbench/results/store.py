@@ -43,8 +43,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ferbench.errors import FerbenchError
-
 from ferbench.api.results import (
     CELL_METRICS,
     MODES,
@@ -54,6 +52,7 @@ from ferbench.api.results import (
     PoolResult,
     Provenance,
 )
+from ferbench.errors import FerbenchError
 from ferbench.paths import store_path
 
 _SQL = {"str": ("VARCHAR", (str,)), "int": ("BIGINT", (int,)), "float": ("DOUBLE", (int, float)),
@@ -529,6 +528,7 @@ class ResultStore:
                 raise ValueError(f"pool result record is missing field {k!r}")
         PoolResult.from_record(rec)  # validates the scores
         rid = rec["result_id"]
+        rec["scores"] = sorted(rec["scores"], key=lambda sc: sc["metric"])
         pool = rec.get("pool") or {}
         con = self._begin_write()
         try:
