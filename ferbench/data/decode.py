@@ -17,6 +17,7 @@ prepared-cache key):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff"
 #: Bumped when the decoding rules above change; every adapter's cache key includes it.
 DECODE_VERSION = "1"
 _MAX_NAMED = 5
+#: A skip reason longer than this loses trailing sentences (never part of a sentence).
+_REASON_CHARS = 120
 
 
 class SkippedFilesWarning(UserWarning):
@@ -159,8 +162,27 @@ def _try_decode(args) -> tuple[np.ndarray | None, str]:
     except FileNotFoundError:
         return None, "missing"
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return None, msg[:80]
+        return None, short_reason(str(e) or type(e).__name__)
+
+
+def short_reason(msg: str, limit: int = _REASON_CHARS) -> str:
+    """A decoder's error message as one short line, shortened by whole sentences.
+
+    Only the first line is kept; if it is longer than ``limit``, trailing sentences are
+    dropped, but the first sentence is always kept whole (a reason cut mid-word, such as
+    Pillow's decompression-bomb message ending in "could be decom", tells the user nothing).
+    """
+    lines = [ln.strip() for ln in str(msg).splitlines() if ln.strip()]
+    line = " ".join(lines[0].split()) if lines else ""
+    if len(line) <= limit:
+        return line
+    sentences = re.split(r"(?<=[.!?;])\s+", line)
+    out = sentences[0]
+    for sent in sentences[1:]:
+        if len(out) + 1 + len(sent) > limit:
+            break
+        out += " " + sent
+    return out
 
 
 def decode_records(rs: RecordSet, resolution: int, channels: int, *,
