@@ -22,11 +22,20 @@ from ferbench.labels import CANONICAL, INDEX, canonical
 def _label_lines(label_file: Path):
     """Yield ``(where, line, parts)`` for the non-blank lines of a whitespace-separated label
     file (RAF-DB, ExpW); ``where`` is ``file:line`` for error messages."""
-    with open(label_file, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            parts = line.split()
-            if parts:
-                yield f"{label_file}:{line_no}", line, parts
+    try:
+        with open(label_file, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                parts = line.split()
+                if parts:
+                    yield f"{label_file}:{line_no}", line, parts
+    except UnicodeDecodeError as e:
+        raise DataError(_not_text(label_file, e)) from None
+
+
+def _not_text(path: Path, e: UnicodeDecodeError) -> str:
+    """One line for a file that should be text but is not UTF-8 (an archive, an image)."""
+    return (f"{path} is not a UTF-8 text file (byte {e.start} is 0x{e.object[e.start]:02x}); "
+            f"is it an archive or an image?")
 
 
 def file_sha256(path: Path) -> str:
@@ -98,22 +107,34 @@ def _need_file(path: Path, dataset: str, what: str = "") -> Path:
     return path
 
 
-def _read_csv(path: Path, dataset: str, *, delimiter: str = ","):
-    """Yield (line number, row dict) with stripped header names; the header must exist."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{dataset}: {path} is empty") from None
-        yield 1, header
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{dataset}: {path}:{reader.line_num}: {len(row)} fields, "
-                                f"header has {len(header)}")
-            yield reader.line_num, dict(zip(header, row))
+def _read_csv(path: Path, dataset: str, *, delimiter: str = ",", bad: list | None = None):
+    """Yield (line number, row dict) with stripped header names; the header must exist.
+
+    A row with the wrong number of fields is a DataError, or, when ``bad`` is a list, appended
+    to it as ``(line, message)`` and skipped (so a caller can report every bad row at once).
+    A file that is not UTF-8 text (an archive, an image) is a one-line DataError naming it."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise DataError(f"{dataset}: {path} is empty") from None
+            yield 1, header
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    msg = f"{len(row)} fields, header has {len(header)}"
+                    if bad is None:
+                        raise DataError(f"{dataset}: {path}:{reader.line_num}: {msg}")
+                    bad.append((reader.line_num, msg))
+                    continue
+                yield reader.line_num, dict(zip(header, row))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{dataset}: {_not_text(path, e)}") from None
+    except csv.Error as e:  # e.g. "line contains NUL": a binary file that happens to be UTF-8
+        raise DataError(f"{dataset}: {path} is not a readable CSV ({e})") from None
 
 
 def _require_columns(header: list[str], needed: Iterable[str], path: Path, dataset: str) -> None:

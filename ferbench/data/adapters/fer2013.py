@@ -26,6 +26,8 @@ from ferbench.labels import BASIC7, CANONICAL, INDEX, canonical
 
 FER2013_ORDER = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 _FER_USAGE = {"training": "train", "publictest": "val", "privatetest": "test"}
+#: Bad CSV rows named in the one-line error (the rest are counted).
+_MAX_BAD_ROWS = 20
 _FER_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
 
 
@@ -80,24 +82,39 @@ class FER2013Adapter(FileAdapter):
         return Index(entries=entries, classes=self.classes, root=root)
 
     def _index_csv(self, path: Path) -> Index:
-        rows = _read_csv(path, self.name)
+        """Every row is checked before any error is raised, so that one DataError lists all
+        bad rows (the first :data:`_MAX_BAD_ROWS`, then a count). Pixel strings are checked at
+        decode time (a bad one is a skipped file, not an error)."""
+        bad: list[tuple[int, str]] = []
+        rows = _read_csv(path, self.name, bad=bad)
         _, header = next(rows)
         _require_columns(header, ("emotion", "pixels", "Usage"), path, self.name)
         entries = []
         for line, row in rows:
-            where = f"{path}:{line}"
+            problems = []
             try:
                 code = int(row["emotion"])
+            except ValueError:
+                code = -1
+            if 0 <= code < len(self.label_map):
                 label = self.label_map[code]
-            except (ValueError, IndexError):
-                raise DataError(f"{self.name}: bad emotion '{row['emotion']}' at {where} "
-                                f"(expected 0..6)") from None
+            else:  # a negative code would otherwise index from the end
+                problems.append(f"bad emotion '{row['emotion']}' (expected 0..6)")
             usage = row["Usage"].strip().lower()
             if usage not in _FER_USAGE:
-                raise DataError(f"{self.name}: bad Usage '{row['Usage']}' at {where} "
-                                f"(expected Training, PublicTest or PrivateTest)")
+                problems.append(f"bad Usage '{row['Usage']}' (expected Training, PublicTest "
+                                f"or PrivateTest)")
+            if problems:
+                bad.append((line, ", ".join(problems)))
+                continue
             entries.append((Record(id=f"{path.name}:{line}", label=label, pixels=row["pixels"]),
                             _FER_USAGE[usage]))
+        if bad:
+            bad.sort()
+            shown = "; ".join(f"line {n}: {m}" for n, m in bad[:_MAX_BAD_ROWS])
+            more = (f"; and {len(bad) - _MAX_BAD_ROWS} more"
+                    if len(bad) > _MAX_BAD_ROWS else "")
+            raise DataError(f"{self.name}: {path} has {len(bad)} bad row(s): {shown}{more}")
         return Index(entries=entries, classes=self.classes, root=path.parent)
 
 
