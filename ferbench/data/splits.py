@@ -100,12 +100,17 @@ def seeded_split(keys: Sequence[str], labels: Sequence[int], seed: int,
     return out
 
 
-def carve_val(entries: list[tuple[Record, str]], seed: int) -> list[tuple[Record, str]]:
-    """Move a seeded, stratified :data:`VAL_FRACTION` of the ``train`` entries to ``val``."""
+def carve_val(entries: list[tuple[Record, str]], seed: int,
+              groups: Sequence[str] | None = None) -> list[tuple[Record, str]]:
+    """Move a seeded, stratified :data:`VAL_FRACTION` of the ``train`` entries to ``val``.
+
+    With ``groups`` (one per entry, same order) whole groups move instead, so a person whose
+    faces are in ``train`` never also lands in ``val``."""
     train_idx = [i for i, (_, s) in enumerate(entries) if s == "train"]
     recs = [entries[i][0] for i in train_idx]
     assigned = seeded_split([r.id for r in recs], [_label_index(r.label, r.id) for r in recs],
-                            seed, {"train": 1 - VAL_FRACTION, "val": VAL_FRACTION})
+                            seed, {"train": 1 - VAL_FRACTION, "val": VAL_FRACTION},
+                            groups=None if groups is None else [groups[i] for i in train_idx])
     out = list(entries)
     for i, s in zip(train_idx, assigned):
         out[i] = (entries[i][0], s)

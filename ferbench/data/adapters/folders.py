@@ -17,7 +17,12 @@ from ferbench.data.adapters.base import (
     _subdirs,
     walk_images,
 )
-from ferbench.data.decode import Record
+from ferbench.data.decode import IMAGE_EXTS, Record
+from ferbench.data.grouping import (
+    compile_group_pattern,
+    groups_from_pattern,
+    warn_if_identity_named,
+)
 from ferbench.data.splits import (
     _SPLIT_ALIASES,
     canonical_split,
@@ -37,6 +42,12 @@ class ImageFolderAdapter(FileAdapter):
     split is drawn. Class folder names go through :func:`ferbench.labels.canonical`; an unknown
     one is a DataError naming the folder. Files are found recursively within class folders.
     The classes are the folders found (over all splits).
+
+    ``group_pattern`` (option, part of the cache key): a regex whose first capture group,
+    searched in each file name, is the person's identity (see :mod:`ferbench.data.grouping`).
+    With it the seeded split (and a carved ``val``) keeps every identity in one split. Without
+    it, a seeded split of files whose names look identity-prefixed warns once
+    (:class:`~ferbench.data.grouping.UngroupedSplitWarning`).
     """
 
     name = "imagefolder"
@@ -45,6 +56,16 @@ class ImageFolderAdapter(FileAdapter):
     license = "whatever applies to your files"
     seeded = True
     allowed: tuple[str, ...] | None = None
+
+    def __init__(self, group_pattern: str | None = None) -> None:
+        self.group_pattern = group_pattern
+        self._group_re = (None if group_pattern is None
+                          else compile_group_pattern(group_pattern, self.name))
+
+    @property
+    def options(self) -> dict:
+        # empty without grouping, so that existing cache keys stay valid
+        return {} if self.group_pattern is None else {"group_pattern": self.group_pattern}
 
     def locate(self, root) -> Path:
         root = _existing(root, self.name)
@@ -66,7 +87,10 @@ class ImageFolderAdapter(FileAdapter):
         return [p for d in folders for p in walk_images(d)], []
 
     def _groups(self, recs: list[Record]) -> list[str] | None:
-        return None
+        """Identity per record, or None for a class-stratified split."""
+        if self._group_re is None:
+            return None
+        return groups_from_pattern([r.id for r in recs], self._group_re, self.name)
 
     def index(self, root: Path, seed: int) -> Index:
         split_dirs, subs = self._layout(root)
@@ -75,12 +99,18 @@ class ImageFolderAdapter(FileAdapter):
             for split, d in sorted(split_dirs.items()):
                 entries += _class_folder_entries(root, d, split, self.allowed, self.name)
             if "val" not in split_dirs:
-                entries = carve_val(entries, seed)
+                entries = carve_val(entries, seed, groups=self._groups([r for r, _ in entries]))
         else:
             raw = _class_folder_entries(root, root, None, self.allowed, self.name)
             recs = [r for r, _ in raw]
+            groups = self._groups(recs)
+            if groups is None:
+                warn_if_identity_named(
+                    self.name, root, [r.id for r in recs],
+                    "pass a file-name pattern whose first group is the identity, e.g. "
+                    "ImageFolderAdapter(group_pattern=r'^(S\\d+)_')")
             assigned = seeded_split([r.id for r in recs], [int(r.label) for r in recs], seed,
-                                    groups=self._groups(recs))
+                                    groups=groups)
             entries = list(zip(recs, assigned))
         return Index(entries=entries, classes=_classes_of(entries), root=root)
 
@@ -89,10 +119,11 @@ class CKPlusAdapter(ImageFolderAdapter):
     """CK+ as the common folder of class names (``anger contempt disgust fear happy sadness
     surprise``, optionally ``neutral``), e.g. the CK+48 distribution. Split: seeded 80/10/10,
     grouped by subject (``S005_001_00000011.png`` -> ``S005``) when every file name starts with
-    a subject id, else stratified by class. Split folders, if present, are honoured."""
+    a subject id, else stratified by class; an explicit ``group_pattern`` overrides this.
+    Split folders, if present, are honoured (a carved ``val`` is grouped by subject too)."""
 
     name = "ckplus"
-    version = "1"
+    version = "2"  # 2: val carved from a train folder is grouped by subject
     classes = ("happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
     description = ("Extended Cohn-Kanade (CK+), folder of class names (7 incl. contempt); "
                    "subject-grouped split")
@@ -100,6 +131,8 @@ class CKPlusAdapter(ImageFolderAdapter):
     allowed = CANONICAL  # a neutral folder, where a distribution has one, is kept
 
     def _groups(self, recs):
+        if self._group_re is not None:
+            return super()._groups(recs)
         subj = [re.match(r"^(S\d+)_", os.path.basename(r.id)) for r in recs]
         if recs and all(subj):
             return [m.group(1) for m in subj]
@@ -116,11 +149,15 @@ class ManifestAdapter(FileAdapter):
     paths are relative to the CSV's folder (absolute paths are allowed). Labels are class names
     (synonyms allowed); numbers are refused so that no label order is ever guessed. Without a
     ``split`` column a seeded stratified 80/10/10 split is drawn; with one, a missing ``val`` is
-    carved from ``train``. A malformed row is a DataError naming the file and line."""
+    carved from ``train``. An optional ``group`` column names each face's person (any string):
+    the seeded split and a carved ``val`` then keep every group in one split. Without it, a
+    seeded split of files whose names look identity-prefixed warns once (see
+    :mod:`ferbench.data.grouping`). A malformed row is a DataError naming the file and line; a
+    root that is an archive, an image or any non-text file is a one-line DataError."""
 
     name = "manifest"
     version = "1"
-    description = "CSV manifest: path,label[,split][,AU1,AU2,...]"
+    description = "CSV manifest: path,label[,split][,group][,AU1,AU2,...]"
     license = "whatever applies to your files"
     seeded = True
 
@@ -134,6 +171,10 @@ class ManifestAdapter(FileAdapter):
                 raise DataError(f"{self.name}: expected manifest.csv (or exactly one .csv) in "
                                 f"{root}, found {len(csvs)}")
             return csvs[0]
+        kind = _not_a_manifest(root)
+        if kind:
+            raise DataError(f"{self.name}: root {root} is {kind}, not a CSV manifest; pass the "
+                            f"CSV file or the folder holding it")
         return root
 
     def _parse(self, path: Path):
@@ -143,8 +184,10 @@ class ManifestAdapter(FileAdapter):
         au_cols = [h for h in header if _AU_COL.match(h)]
         au_names = tuple(f"AU{int(_AU_COL.match(h).group(1))}" for h in au_cols)
         has_split = "split" in header
+        has_group = "group" in header
         base = path.parent
         out = []
+        groups: list[str] = []
         for line, row in rows:
             where = f"{path}:{line}"
             rel = row["path"].strip()
@@ -163,26 +206,51 @@ class ManifestAdapter(FileAdapter):
                 except ValueError:
                     raise DataError(f"{self.name}: non-numeric AU value at {where}") from None
             split = canonical_split(row["split"]) if has_split else None
+            if has_group:
+                group = row["group"].strip()
+                if not group:
+                    raise DataError(f"{self.name}: empty group at {where}")
+                groups.append(group)
             p = Path(rel)
             p = p if p.is_absolute() else base / p
             out.append((Record(id=rel, label=label, path=p, aus=aus), split))
-        return out, au_names, has_split
+        return out, au_names, has_split, (groups if has_group else None)
 
     def source_files(self, root: Path):
-        entries, _, _ = self._parse(root)
+        entries = self._parse(root)[0]
         return [r.path for r, _ in entries], [root]
 
     def index(self, root: Path, seed: int) -> Index:
-        raw, au_names, has_split = self._parse(root)
+        raw, au_names, has_split, groups = self._parse(root)
         if not raw:
             raise DataError(f"{self.name}: {root} has no rows")
         if has_split:
             entries = raw
             if not any(s == "val" for _, s in entries):
-                entries = carve_val(entries, seed)
+                entries = carve_val(entries, seed, groups=groups)
         else:
             recs = [r for r, _ in raw]
+            if groups is None:
+                warn_if_identity_named(self.name, root, [r.id for r in recs],
+                                       "add a 'group' column naming each face's person")
             entries = list(zip(recs, seeded_split([r.id for r in recs],
-                                                  [int(r.label) for r in recs], seed)))
+                                                  [int(r.label) for r in recs], seed,
+                                                  groups=groups)))
         return Index(entries=entries, classes=_classes_of(entries), root=root.parent,
                      au_names=au_names)
+
+
+_ARCHIVE_EXTS = (".tar", ".tar.gz", ".tgz", ".gz", ".zip", ".bz2", ".xz", ".7z", ".rar", ".zst",
+                 ".npz")
+
+
+def _not_a_manifest(path: Path) -> str:
+    """What ``path`` is when its name says it cannot be a CSV ('a .tar.gz archive',
+    'an image (.png)'), else ''. Other binary files are caught when read (``_read_csv``)."""
+    name = path.name.lower()
+    for ext in sorted(_ARCHIVE_EXTS, key=len, reverse=True):
+        if name.endswith(ext):
+            return f"a {ext} archive"
+    if path.suffix.lower() in IMAGE_EXTS:
+        return f"an image ({path.suffix.lower()})"
+    return ""
