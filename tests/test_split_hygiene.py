@@ -85,6 +85,38 @@ def test_imagefolder_group_pattern_keeps_subjects_in_one_split(tmp_path, grouped
         assert d["test"].meta["cache_key"] != plain["test"].meta["cache_key"]
 
 
+def test_load_options_reach_the_adapter_and_the_cache_key(tmp_path, grouped):
+    root = ck_folder(tmp_path / "ck", subjects=10)
+    opt = {"group_pattern": r"^(S\d+)_"}
+    d = {s: load("imagefolder", s, root=root, options=opt) for s in SPLITS}
+    subj = {s: subjects(d[s]) for s in SPLITS}
+    assert not (subj["train"] & subj["test"] or subj["train"] & subj["val"])
+    # same split as a registered, pre-configured instance; the default instance is untouched
+    assert d["test"].meta["content_hash"] == load(grouped, "test", root=root).meta["content_hash"]
+    assert registry.get_adapter("imagefolder").group_pattern is None
+    with pytest.raises(ConfigError, match=r"dataset 'imagefolder' has no option\(s\) groups "
+                                          r"\(options: group_pattern\)"):
+        load("imagefolder", "test", root=root, options={"groups": "x"})
+
+
+def test_with_options_keeps_the_other_constructor_values():
+    class TwoOptions(ImageFolderAdapter):
+        def __init__(self, group_pattern=None, extra="a"):
+            super().__init__(group_pattern)
+            self.extra = extra
+
+    two = registry.with_options(TwoOptions(extra="b"), {"group_pattern": "^(x)"})
+    assert (type(two), two.extra, two.group_pattern) == (TwoOptions, "b", "^(x)")
+    a7 = registry.with_options(registry.get_adapter("affectnet7"), {})
+    assert a7 is registry.get_adapter("affectnet7")
+    raf = registry.with_options(registry.get_adapter("rafdb"), {"prefer": "original"})
+    assert raf.options == {"prefer": "original"}
+    kdef = registry.with_options(registry.get_adapter("kdef"), {"angles": "S, hl"})
+    assert kdef.options == {"angles": ["S", "HL"]}
+    with pytest.raises(ConfigError, match=r"affectnet: n_classes must be 7 or 8"):
+        registry.with_options(registry.get_adapter("affectnet7"), {"n_classes": 5})
+
+
 def test_group_pattern_without_capture_group_uses_whole_match(tmp_path):
     root = ck_folder(tmp_path / "ck", subjects=10)
     a = ImageFolderAdapter(group_pattern=r"^S\d+")

@@ -36,7 +36,7 @@ import numpy as np
 from ferbench import paths
 from ferbench.data import decode
 from ferbench.data.base import FaceData
-from ferbench.data.registry import get_adapter
+from ferbench.data.registry import get_adapter, with_options
 from ferbench.data.splits import canonical_split
 from ferbench.errors import ConfigError, DataError
 from ferbench.identity import prepared_key
@@ -152,16 +152,20 @@ def _build(adapter: Any, name: str, split: str, root: Any, resolution: int, chan
 
 
 def load(name: str, split: str, *, root: str | os.PathLike | None = None,
-         resolution: int = 48, channels: int = 1, seed: int = 0) -> FaceData:
+         resolution: int = 48, channels: int = 1, seed: int = 0,
+         options: dict[str, Any] | None = None) -> FaceData:
     """Load one split of a registered dataset as :class:`FaceData`, through the prepared cache.
 
     ``split`` is ``train``, ``val`` or ``test`` (aliases such as ``validation`` accepted).
     ``root`` is the dataset's location (required unless the adapter has ``needs_root=False``).
     ``seed`` only matters for datasets whose split is drawn at random (see
-    :mod:`ferbench.data.splits`). The returned ``meta`` holds ``content_hash``, ``skipped``,
+    :mod:`ferbench.data.splits`). ``options`` are the adapter's constructor options, e.g.
+    ``{"group_pattern": r"^(S\\d+)_"}`` for ``imagefolder`` (see
+    :func:`ferbench.data.registry.with_options`); they are part of the cache key. The returned
+    ``meta`` holds ``content_hash``, ``skipped``,
     ``cache_hit`` and ``cache_path`` among others.
     """
-    adapter = get_adapter(name)
+    adapter = with_options(get_adapter(name), dict(options or {}))
     name = adapter.name
     split = canonical_split(split)
     if split not in tuple(adapter.splits):

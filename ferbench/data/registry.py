@@ -78,10 +78,11 @@ An entry point is treated like a lazily registered ``"module:Attr"`` string.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ferbench.data.adapters import builtin_adapters
-from ferbench.errors import DataError, FerbenchError
+from ferbench.errors import ConfigError, DataError, FerbenchError
 from ferbench.registry import Registry, did_you_mean
 
 TOYFACES = "ferbench.data.toyfaces:ToyFacesAdapter"
@@ -151,6 +152,34 @@ def get_adapter(name: str) -> Any:
         raise DataError(f"unknown dataset '{name}'{did_you_mean(key, names)}; "
                         f"known: {', '.join(names)}")
     return _resolve(key)
+
+
+def with_options(adapter: Any, options: dict[str, Any]) -> Any:
+    """A new instance of ``adapter``'s class with ``options`` as constructor keywords.
+
+    Why: dataset options (``imagefolder``'s ``group_pattern``, ``kdef``'s ``angles``, ...)
+    are constructor arguments, and a registered adapter is one instance. The other constructor
+    arguments keep the registered instance's values (read from its attributes of the same
+    names, e.g. ``affectnet7``'s ``n_classes``). Options change the output, so they reach the
+    prepared-cache key through the new instance's ``options``. An option the constructor does
+    not take is a one-line ConfigError naming it and the options that exist.
+    """
+    if not options:
+        return adapter
+    cls = type(adapter)
+    try:
+        params = [p for p in inspect.signature(cls).parameters.values()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params]
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        takes = ", ".join(names) if names else "none"
+        raise ConfigError(f"dataset '{adapter.name}' has no option(s) {', '.join(unknown)} "
+                          f"(options: {takes})")
+    current = {n: getattr(adapter, n) for n in names if hasattr(adapter, n)}
+    return cls(**{**current, **options})
 
 
 class Unavailable:

@@ -107,8 +107,8 @@ class ImageFolderAdapter(FileAdapter):
             if groups is None:
                 warn_if_identity_named(
                     self.name, root, [r.id for r in recs],
-                    "pass a file-name pattern whose first group is the identity, e.g. "
-                    "ImageFolderAdapter(group_pattern=r'^(S\\d+)_')")
+                    "set the option group_pattern to a file-name regex whose first group is "
+                    "the identity, e.g. load(..., options={'group_pattern': r'^(S\\d+)_'})")
             assigned = seeded_split([r.id for r in recs], [int(r.label) for r in recs], seed,
                                     groups=groups)
             entries = list(zip(recs, assigned))

@@ -38,8 +38,10 @@ class KDEFAdapter(FileAdapter):
     license = "KDEF licence: non-commercial research (Karolinska Institutet)"
     seeded = True
 
-    def __init__(self, angles: Sequence[str] = ("S",)) -> None:
-        self.angles = tuple(a.upper() for a in angles)
+    def __init__(self, angles: Sequence[str] | str = ("S",)) -> None:
+        if isinstance(angles, str):  # "S,HL" as given on a command line
+            angles = [a for a in angles.split(",") if a.strip()]
+        self.angles = tuple(a.strip().upper() for a in angles)
         bad = set(self.angles) - {"S", "HL", "HR", "FL", "FR"}
         if bad:
             raise ConfigError(f"kdef: unknown angle(s) {sorted(bad)}; use S, HL, HR, FL, FR")
