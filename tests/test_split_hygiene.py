@@ -198,6 +198,20 @@ def test_manifest_group_with_split_column_carves_val_by_group(tmp_path):
     assert len(va) == 2 and not tr & va
 
 
+def test_manifest_group_in_two_given_splits_warns(tmp_path):
+    rows = []
+    for p in range(4):
+        for cls, split in (("happy", "train"), ("sad", "test" if p == 2 else "train")):
+            img(tmp_path / f"{p}_{cls}.png", p)
+            rows.append((f"{p}_{cls}.png", cls, split, f"p{p}"))
+    m = _manifest(tmp_path / "m.csv", rows, header="path,label,split,group")
+    with pytest.warns(grouping.UngroupedSplitWarning,
+                      match=r"1 group\(s\) of .* are in more than one split \(e\.g\. 'p2': "
+                            r"test, train\)"):
+        d = load("manifest", "test", root=m)
+    assert d.ids.tolist() == ["2_sad.png"]  # the user's split is kept
+
+
 def test_manifest_empty_group_and_identity_warning(tmp_path):
     img(tmp_path / "a.png")
     m = _manifest(tmp_path / "bad" / "m.csv", [("../a.png", "happy", "")])

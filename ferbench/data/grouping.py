@@ -98,3 +98,25 @@ def warn_if_identity_named(dataset: str, root, names: Sequence[str], how: str) -
     warnings.warn(f"{dataset}: file names under {root} look like they carry identities "
                   f"(e.g. '{example}'), but the seeded split is not grouped, so one person can "
                   f"be in train and test; {how}", UngroupedSplitWarning, stacklevel=4)
+
+
+def warn_groups_across_splits(dataset: str, root, groups: Sequence[str],
+                              splits: Sequence[str]) -> None:
+    """Warn once per (dataset, root) when a user-given split puts one group in two splits.
+
+    The user's split is kept (it may be deliberate); the warning names the count and one
+    example so that an accidental leak is seen."""
+    key = (dataset + "#splits", os.fspath(root))
+    if key in _WARNED:
+        return
+    where: dict[str, set[str]] = {}
+    for g, s in zip(groups, splits):
+        where.setdefault(g, set()).add(s)
+    spread = sorted(g for g, ss in where.items() if len(ss) > 1)
+    if not spread:
+        return
+    _WARNED.add(key)
+    g = spread[0]
+    warnings.warn(f"{dataset}: {len(spread)} group(s) of {root} are in more than one split "
+                  f"(e.g. '{g}': {', '.join(sorted(where[g]))}); the same person is then "
+                  f"trained and tested on", UngroupedSplitWarning, stacklevel=4)

@@ -12,6 +12,10 @@ Split rules:
   CK+, KDEF, ExpW) a seeded split of :data:`SPLIT_FRACTIONS` (80/10/10 train/val/test) is drawn:
   stratified by class, except CK+ (grouped by subject ``S###`` when every file name carries
   one) and KDEF (grouped by identity, e.g. ``F01``) so that no person appears in two splits.
+  ``imagefolder`` groups by identity when given the ``group_pattern`` option (a file-name regex
+  whose first group is the identity) and ``manifest`` when its CSV has a ``group`` column; a
+  ``val`` carved from ``train`` is then grouped too. Ungrouped seeded splits of files whose
+  names look identity-prefixed warn once (:mod:`ferbench.data.grouping`).
 - Seeded splits are deterministic: records are sorted by relative path, then shuffled with
   ``numpy.random.default_rng(seed)``; they do not depend on directory listing order. Each
   class (or the group list) with at least three members gets at least one val and one test item.

@@ -21,6 +21,7 @@ from ferbench.data.decode import IMAGE_EXTS, Record
 from ferbench.data.grouping import (
     compile_group_pattern,
     groups_from_pattern,
+    warn_groups_across_splits,
     warn_if_identity_named,
 )
 from ferbench.data.splits import (
@@ -150,7 +151,9 @@ class ManifestAdapter(FileAdapter):
     (synonyms allowed); numbers are refused so that no label order is ever guessed. Without a
     ``split`` column a seeded stratified 80/10/10 split is drawn; with one, a missing ``val`` is
     carved from ``train``. An optional ``group`` column names each face's person (any string):
-    the seeded split and a carved ``val`` then keep every group in one split. Without it, a
+    the seeded split and a carved ``val`` then keep every group in one split, and a group that
+    the ``split`` column puts in two splits is warned about (the user's split stands). Without
+    it, a
     seeded split of files whose names look identity-prefixed warns once (see
     :mod:`ferbench.data.grouping`). A malformed row is a DataError naming the file and line; a
     root that is an archive, an image or any non-text file is a one-line DataError."""
@@ -226,6 +229,8 @@ class ManifestAdapter(FileAdapter):
             raise DataError(f"{self.name}: {root} has no rows")
         if has_split:
             entries = raw
+            if groups is not None:
+                warn_groups_across_splits(self.name, root, groups, [s for _, s in raw])
             if not any(s == "val" for _, s in entries):
                 entries = carve_val(entries, seed, groups=groups)
         else:
