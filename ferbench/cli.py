@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=int, help="override the budget's classifier epochs")
     r.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="generator hyper-parameter (repeatable)")
+    r.add_argument("--data-option", type=_param, action="append", default=[],
+                   metavar="KEY=VALUE", help="dataset adapter option (repeatable), e.g. "
+                   "group_pattern='^(S\\d+)_' to split an imagefolder by person")
     r.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -154,6 +157,7 @@ def cmd_run(args) -> int:
         ratios=args.ratios if spec.mode != "real" else None, real_per_class=args.real_per_class,
         real_fraction=args.real_fraction, resolution=args.resolution, channels=args.channels,
         classifier=args.classifier, epochs=args.epochs,
+        data_options={**spec.data_options, **dict(args.data_option)} or None,
     )
     if args.ratios and spec.mode == "real":
         raise ConfigError("--ratios does not apply to protocol mode 'real'")

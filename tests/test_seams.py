@@ -225,3 +225,27 @@ def test_registry_contract(kind):
         assert reg.source(n)
     with pytest.raises(FerbenchError, match="did you mean"):
         reg.get(names[0] + "x")
+
+
+def test_data_options_reach_the_adapter_and_the_identity(shared_home, tmp_path):
+    """--data-option group_pattern=... splits an imagefolder by person; the cells differ."""
+    from ferbench.engine.run import plan_protocol
+
+    rng = np.random.default_rng(0)
+    for ci, cls in enumerate(("happy", "sad")):
+        d = tmp_path / "ck" / cls
+        d.mkdir(parents=True)
+        for s in range(10):
+            for k in range(3):
+                img = (rng.integers(0, 50, (16, 16)) + 100 * ci).astype(np.uint8)
+                Image.fromarray(img).save(d / f"S{s:03d}_{k}.png")
+    base = load_protocol("real").override(dataset="imagefolder", data_root=str(tmp_path / "ck"),
+                                          budget="smoke", resolution=16)
+    grouped = base.override(data_options={"group_pattern": r"^(S\d+)_"})
+    a = plan_protocol(base, None, None, Context(progress=False)).cells[0]
+    b = plan_protocol(grouped, None, None, Context(progress=False)).cells[0]
+    assert b.data_options == {"group_pattern": r"^(S\d+)_"}
+    assert a.test_dataset_hash != b.test_dataset_hash and a.cell_id != b.cell_id
+    with pytest.raises(FerbenchError, match="bogus"):
+        plan_protocol(base.override(data_options={"bogus": 1}), None, None,
+                      Context(progress=False))

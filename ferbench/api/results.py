@@ -128,6 +128,7 @@ class CellSpec:
     generator_version: str | None = None
     generator_params: dict = field(default_factory=dict)
     au_targets: str | None = None
+    data_options: dict = field(default_factory=dict)
     amp: str = "off"
     n_boot: int = 1000
     data_root: str | None = field(default=None, compare=False)
@@ -180,6 +181,7 @@ class PoolSpec:
     seed: int
     budget: str
     au_targets: str | None = None
+    data_options: dict = field(default_factory=dict)
     data_root: str | None = field(default=None, compare=False)
 
     @property

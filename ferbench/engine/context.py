@@ -83,13 +83,14 @@ class Context:
     _checks: dict = field(default_factory=dict)
 
     def dataset(self, name: str, split: str, root: str | None, resolution: int,
-                channels: int) -> FaceData:
-        key = (name, split, root, resolution, channels)
+                channels: int, options: dict | None = None) -> FaceData:
+        opts = dict(options or {})
+        key = (name, split, root, resolution, channels, tuple(sorted(opts.items())))
         if key not in self._data:
             from ferbench.data.cache import load
 
             self._data[key] = load(name, split, root=root, resolution=resolution,
-                                   channels=channels)
+                                   channels=channels, options=opts)
         return self._data[key]
 
     def has_split(self, name: str, split: str | None) -> bool:
@@ -99,11 +100,12 @@ class Context:
 
     def real_subset(self, name: str, split: str, root: str | None, resolution: int,
                     channels: int, real_per_class: int | None, real_fraction: float,
-                    seed: int) -> FaceData:
+                    seed: int, options: dict | None = None) -> FaceData:
+        opts = dict(options or {})
         key = ("subset", name, split, root, resolution, channels, real_per_class,
-               real_fraction, seed)
+               real_fraction, seed, tuple(sorted(opts.items())))
         if key not in self._data:
-            full = self.dataset(name, split, root, resolution, channels)
+            full = self.dataset(name, split, root, resolution, channels, opts)
             self._data[key] = select_real(full, real_per_class, real_fraction, seed)
         return self._data[key]
 

@@ -37,18 +37,22 @@ def _data_resolver(spec: ProtocolSpec, ctx: Context):
     if val_split == spec.test_split and test_name == spec.dataset:
         val_split = None  # never select on the split that is reported
 
+    opts = dict(spec.data_options)
+    test_opts = opts if test_name == spec.dataset else None
+
     def resolve(seed: int) -> DataInfo:
-        train = ctx.dataset(spec.dataset, spec.train_split, root, spec.resolution, spec.channels)
+        train = ctx.dataset(spec.dataset, spec.train_split, root, spec.resolution, spec.channels,
+                            opts)
         real = ctx.real_subset(spec.dataset, spec.train_split, root, spec.resolution,
                                spec.channels, spec.effective_real_per_class(),
-                               spec.real_fraction, seed)
+                               spec.real_fraction, seed, opts)
         test = ctx.dataset(test_name, spec.test_split, test_root, spec.resolution,
-                           spec.channels)
+                           spec.channels, test_opts)
         test = restrict_to(test, real.classes)
         val_hash = None
         if val_split:
             val_hash = data_hash(ctx.dataset(spec.dataset, val_split, root, spec.resolution,
-                                             spec.channels))
+                                             spec.channels, opts))
         return DataInfo(dataset_hash=data_hash(train), test_dataset_hash=data_hash(test),
                         train_hash=data_hash(real), val_split=val_split,
                         val_dataset_hash=val_hash)

@@ -36,7 +36,8 @@ log = logging.getLogger("ferbench")
 
 def real_for(pool: PoolSpec | CellSpec, ctx: Context) -> FaceData:
     return ctx.real_subset(pool.dataset, pool.train_split, pool.data_root, pool.resolution,
-                           pool.channels, pool.real_per_class, pool.real_fraction, pool.seed)
+                           pool.channels, pool.real_per_class, pool.real_fraction, pool.seed,
+                           pool.data_options)
 
 
 def fitted_generator(pool: PoolSpec, ctx: Context):
@@ -281,7 +282,8 @@ def _pool_of(cell: CellSpec, real: FaceData) -> PoolSpec:
                     train_hash=data_hash(real), resolution=cell.resolution,
                     channels=cell.channels, real_per_class=cell.real_per_class,
                     real_fraction=cell.real_fraction, seed=cell.seed, budget=cell.budget,
-                    au_targets=cell.au_targets, data_root=cell.data_root)
+                    au_targets=cell.au_targets, data_options=cell.data_options,
+                    data_root=cell.data_root)
 
 
 def _scores(model, data: FaceData, classes, seed: int, n_boot: int, device: str):
@@ -304,13 +306,15 @@ def run_cell(job: Job, ctx: Context) -> CellResult:
     cell: CellSpec = job.spec
     t0 = time.time()
     root = cell.data_root
+    opts = cell.data_options
     train_full = ctx.dataset(cell.dataset, cell.train_split, root, cell.resolution,
-                             cell.channels)
+                             cell.channels, opts)
     real = ctx.real_subset(cell.dataset, cell.train_split, root, cell.resolution, cell.channels,
-                           cell.real_per_class, cell.real_fraction, cell.seed)
-    test_root = cell.test_data_root or (root if cell.test_dataset == cell.dataset else None)
+                           cell.real_per_class, cell.real_fraction, cell.seed, opts)
+    same = cell.test_dataset == cell.dataset
+    test_root = cell.test_data_root or (root if same else None)
     test = ctx.dataset(cell.test_dataset, cell.test_split, test_root, cell.resolution,
-                       cell.channels)
+                       cell.channels, opts if same else None)
     classes = real.classes
     test = restrict_to(test, classes)
     checks = ctx.data_checks(train_full, test)
@@ -340,7 +344,7 @@ def run_cell(job: Job, ctx: Context) -> CellResult:
     val_metrics, n_val = None, None
     if cell.val_split:
         val = restrict_to(ctx.dataset(cell.dataset, cell.val_split, root, cell.resolution,
-                                      cell.channels), classes)
+                                      cell.channels, opts), classes)
         _, _, vs = _scores(model, val, classes, cell.seed, cell.n_boot, ctx.device)
         keys = [f"{m}{s}" for m in CELL_METRICS for s in ("", "_lo", "_hi")]
         val_metrics = {k: vs[k] for k in keys + ["n_test"]}

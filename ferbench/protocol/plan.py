@@ -108,7 +108,8 @@ def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str
                 resolution=spec.resolution, channels=spec.channels,
                 real_per_class=spec.effective_real_per_class(),
                 real_fraction=spec.real_fraction, seed=int(seed), budget=spec.budget,
-                au_targets=spec.au_targets, data_root=spec.data_root)
+                au_targets=spec.au_targets, data_options=dict(spec.data_options),
+                data_root=spec.data_root)
             fit_key, pool_key = pool.fit_id, pool.pool_id
             if fit_key not in seen:
                 plan.jobs.append(Job(FIT, fit_key, pool))
@@ -135,7 +136,7 @@ def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str
                 generator_version=str(generator_version) if synthetic else None,
                 generator_params=params if synthetic else {},
                 au_targets=spec.au_targets if synthetic else None,
-                amp=amp, n_boot=int(n_boot),
+                data_options=dict(spec.data_options), amp=amp, n_boot=int(n_boot),
                 data_root=spec.data_root, test_data_root=spec.test_data_root)
             key = cell.cell_id
             if key in seen:

@@ -20,6 +20,10 @@ Fields added in this version of the engine (defaults keep older spec files valid
 
 - ``val_split`` (default ``val``): each cell is also scored on this split, when the dataset
   has it, and the best mix ratio is chosen on it (never on test). ``null`` turns it off.
+- ``data_options`` (default ``{}``): the dataset adapter's options, e.g.
+  ``{group_pattern: "^(S\\d+)_"}`` to split an ``imagefolder`` by person (CLI:
+  ``--data-option group_pattern=...``). They apply to the training dataset (and to its test
+  split when testing on the same dataset); the data's content hashes carry their effect.
 - ``au_targets`` (default ``null``): per-image target AUs handed to the generator:
   ``real`` (the AUs of the real training image whose label slot the synthetic image fills;
   the class's EMFACS prototype where the dataset has no AUs) or ``prototype`` (always the
@@ -91,6 +95,7 @@ class ProtocolSpec:
     ratios: tuple[float, ...] = ()
     val_split: str | None = "val"
     au_targets: str | None = None
+    data_options: dict = field(default_factory=dict)  # adapter options, e.g. group_pattern
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -180,6 +185,8 @@ def _from_mapping(raw: dict, where: str) -> ProtocolSpec:
     for key in ("version", "resolution", "channels"):
         if key in vals and (isinstance(vals[key], bool) or not isinstance(vals[key], int)):
             raise ConfigError(f"{where}: field '{key}' must be an integer")
+    if "data_options" in vals and not isinstance(vals["data_options"], dict):
+        raise ConfigError(f"{where}: field 'data_options' must be a mapping")
     if "real_fraction" in vals:
         vals["real_fraction"] = float(vals["real_fraction"])
     return ProtocolSpec(**vals, source=where)

@@ -108,8 +108,9 @@ class ImageFolderAdapter(FileAdapter):
             if groups is None:
                 warn_if_identity_named(
                     self.name, root, [r.id for r in recs],
-                    "set the option group_pattern to a file-name regex whose first group is "
-                    "the identity, e.g. load(..., options={'group_pattern': r'^(S\\d+)_'})")
+                    "group it by a file-name regex whose first group is the identity: "
+                    "ferbench run ... --data-option group_pattern='^(S\\d+)_' (Python: "
+                    "load(..., options={'group_pattern': ...}))")
             assigned = seeded_split([r.id for r in recs], [int(r.label) for r in recs], seed,
                                     groups=groups)
             entries = list(zip(recs, assigned))
