@@ -10,7 +10,20 @@ from ferbench.data.base import FaceData, TrainSet
 CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
 
 
-@pytest.mark.parametrize("name", generator_names())
+def _conformance_params():
+    """Every registered generator; trained ones (not baselines) are marked ``slow`` here because
+    their own test files run the same conformance suite at the smoke budget."""
+    from ferbench.api.generator import GENERATORS
+
+    out = []
+    for n in generator_names():
+        light = getattr(GENERATORS.get(n), "meta", None) is not None and \
+            GENERATORS.get(n).meta.family in ("baseline", "submission")
+        out.append(pytest.param(n, marks=() if light else pytest.mark.slow))
+    return out
+
+
+@pytest.mark.parametrize("name", _conformance_params())
 def test_conformance(name):
     results = check_generator(name)
     assert len(results) >= 7 and all(r.ok for r in results)
