@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,7 +43,8 @@ def frechet_from_stats(mu1, sigma1, mu2, sigma2) -> tuple[float, str]:
     from cleanfid.fid import frechet_distance as _cleanfid_fd
 
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # scipy's sqrtm(disp=...) notice
         value = _cleanfid_fd(np.asarray(mu1), np.asarray(sigma1), np.asarray(mu2),
                              np.asarray(sigma2))
     return float(value), buf.getvalue().strip()
