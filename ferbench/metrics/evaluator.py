@@ -105,11 +105,14 @@ class ReferenceEvaluator:
 
 
 def evaluator_key(content_hash: str, resolution: int, channels: int, classes,
-                  *, budget: str = "quick", seed: int = 0) -> str:
-    payload = json.dumps({"data": content_hash, "resolution": int(resolution),
-                          "channels": int(channels), "classes": list(classes),
-                          "recipe": RECIPE_VERSION, "classifier": CLASSIFIER,
-                          "budget": budget, "seed": int(seed)}, sort_keys=True)
+                  *, budget: str = "quick", seed: int = 0, config: dict | None = None) -> str:
+    """Cache key; ``config`` (a ``TrainConfig.to_dict()``) only when the recipe is overridden."""
+    fields = {"data": content_hash, "resolution": int(resolution), "channels": int(channels),
+              "classes": list(classes), "recipe": RECIPE_VERSION, "classifier": CLASSIFIER,
+              "budget": budget, "seed": int(seed)}
+    if config is not None:
+        fields["config"] = config
+    payload = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -147,12 +150,15 @@ def load_evaluator(path: str | Path) -> ReferenceEvaluator:
 
 
 def get_evaluator(train, *, home: str | Path, budget: str = "quick", seed: int = 0,
-                  device: str = "cpu", test=None, progress: bool = False) -> ReferenceEvaluator:
+                  device: str = "cpu", test=None, progress: bool = False,
+                  config=None) -> ReferenceEvaluator:
     """The reference evaluator for ``train`` (a ``FaceData`` TRAIN split): from the cache under
     ``home`` if present, else trained with the fixed recipe and cached.
 
     ``test`` (optional ``FaceData``): a real held-out split; the evaluator's accuracy on it is
     recorded in ``meta["test_accuracy"]`` (computed once per test content hash).
+    ``config``: a ``TrainConfig`` replacing the budget's recipe (tests, experiments); it becomes
+    part of the cache key. Leave it None for benchmark scores.
     """
     from safetensors.torch import save_file
 
@@ -163,13 +169,13 @@ def get_evaluator(train, *, home: str | Path, budget: str = "quick", seed: int =
         raise FerbenchError(f"the reference evaluator is trained on a train split only, not "
                             f"'{train.split}'")
     h = train.content_hash()
-    key = evaluator_key(h, train.resolution, train.channels, train.classes,
-                        budget=budget, seed=seed)
+    key = evaluator_key(h, train.resolution, train.channels, train.classes, budget=budget,
+                        seed=seed, config=None if config is None else config.to_dict())
     entry = Path(home) / key
     if (entry / "meta.json").is_file():
         ev = load_evaluator(entry)
     else:
-        cfg = train_config(budget, CLASSIFIER)
+        cfg = config if config is not None else train_config(budget, CLASSIFIER)
         model = train_classifier(CLASSIFIER, train.images, train.contiguous_labels(),
                                  len(train.classes), seed=seed, config=cfg, device=device,
                                  progress=progress, desc="reference evaluator")
@@ -179,7 +185,8 @@ def get_evaluator(train, *, home: str | Path, budget: str = "quick", seed: int =
         from ferbench.assets import file_sha256
 
         meta = {"key": key, "recipe": RECIPE_VERSION, "classifier": CLASSIFIER,
-                "budget": budget, "seed": int(seed), "dataset": train.name,
+                "budget": budget, "recipe_overridden": config is not None,
+                "seed": int(seed), "dataset": train.name,
                 "dataset_hash": h, "classes": list(train.classes),
                 "resolution": train.resolution, "channels": train.channels,
                 "n_train": len(train), "train_config": cfg.to_dict(),
