@@ -147,3 +147,16 @@ def test_vendi_known_values_and_copy_generator_scores_low():
     r = diversity(real[:1])
     assert np.isnan(r["vendi"]) and "at least 2" in r["not_computable"]
     assert diversity(real, max_n=50)["n"] == 50
+
+
+def test_feature_scores_suite_small_set_reports_instead_of_crashing():
+    from ferbench.metrics.suite import feature_scores
+
+    real, syn = _feats(0, n=120), _feats(1, n=12)
+    lr, ls = np.repeat([0, 1], 60), np.r_[np.zeros(10, int), np.ones(2, int)]
+    r = feature_scores(real, lr, syn, ls, [0, 1], kid_subsets=5)
+    assert r["fd"]["not_computable"] is None and r["fd"]["n_b"] == 12
+    assert r["kid"]["subset_size"] == 12 and r["prdc"]["not_computable"] is None
+    assert r["per_class_fd"]["n_computable"] == 0  # 10 and 2 synthetic < 20 per class
+    assert r["diversity_synthetic"]["per_class"]["1"]["n"] == 2
+    assert r["diversity_real"]["n_computable"] == 2
