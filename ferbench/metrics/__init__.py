@@ -7,7 +7,8 @@
 - :mod:`ferbench.metrics.prdc`: improved precision/recall, density/coverage;
 - :mod:`ferbench.metrics.diversity`: within-class Vendi score and mean pairwise distance;
 - :mod:`ferbench.metrics.evaluator`: the reference FER evaluator and label fidelity;
-- :mod:`ferbench.metrics.au_fidelity`: AU fidelity scores from an AU estimator.
+- :mod:`ferbench.metrics.au_fidelity`: AU fidelity scores from an AU estimator;
+- :mod:`ferbench.metrics.suite`: all feature-based scores of one set pair in one call.
 
 Small-set rule shared by the fidelity metrics: when a set is too small for a statistic, the
 function returns ``NaN`` for the value plus ``not_computable`` with a one-line reason
