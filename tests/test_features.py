@@ -97,3 +97,24 @@ def test_bad_input(inception, tmp_path):
         inception(np.zeros((2, 48, 48, 1), np.float32))
     with pytest.raises(FerbenchError, match="not found"):
         FEATURE_EXTRACTORS.create("inception-v3", weights=tmp_path / "missing.pt")
+
+
+def test_feature_cache_extracts_once(tmp_path):
+    from ferbench.features.cache import cached_features
+
+    class Counting:
+        name, weights_sha256, resize_mode, dim = "mean-pixel", "0" * 64, "none", 2
+        calls = 0
+
+        def __call__(self, x):
+            Counting.calls += 1
+            return np.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))], 1)
+
+    x = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
+    f1, hit1 = cached_features(Counting(), x, home=tmp_path, dataset_hash="h", split="train")
+    f2, hit2 = cached_features(Counting(), x, home=tmp_path, dataset_hash="h", split="train")
+    assert (hit1, hit2) == (False, True) and Counting.calls == 1
+    np.testing.assert_array_equal(f1, f2)
+    _, hit3 = cached_features(Counting(), x[:4], home=tmp_path, dataset_hash="h", split="train")
+    assert not hit3 and Counting.calls == 2  # different images -> different key
+    assert [p.suffix for p in tmp_path.iterdir()] == [".npy"] * 2  # no temp files left
