@@ -106,3 +106,14 @@ def test_profile_distance_real_vs_real_small_and_shuffled_large(toy, gt_estimate
                               classes, est.au_names, usable=est.usable_aus)
     assert few["n_computable"] == 0 and "needs >= 5" in few["per_class"][str(classes[0])][
         "not_computable"]
+
+
+def test_degenerate_landmarks_give_nan_not_crash(toy, gt_estimates):
+    est, _ = gt_estimates
+    lm = toy[1].landmarks[:4].astype(np.float64).copy()
+    lm[1] = 10.0  # all points equal: no inter-ocular distance
+    out = est.from_landmarks(lm)
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2, 3]]).all()
+    prof = au_profile_distance(out, np.zeros(4), out, np.zeros(4), [0], est.au_names,
+                               usable=est.usable_aus, min_per_class=1)
+    assert prof["per_class"]["0"]["distance"] == pytest.approx(0.0)

@@ -21,6 +21,7 @@ profile needs at least :data:`MIN_PER_CLASS` images on each side. Otherwise the 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -92,7 +93,8 @@ def au_profiles(measured, labels, classes: Sequence, au_names: Sequence[str],
     out = {}
     for c in classes:
         sel = m[y == c][:, cols]
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # all-NaN columns (no face measured) give NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(sel, axis=0) if len(sel) else np.full(len(cols), np.nan)
         out[str(c)] = {"n": int(len(sel)), "mean": dict(zip(use, map(float, means)))}
     return out
