@@ -36,6 +36,16 @@ from ferbench.features.inception import InceptionFeatures
 from ferbench.metrics.evaluator import ReferenceEvaluator
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _rate(fn, images, rounds: int) -> float:
     fn(images[:2])  # warm-up
     times = []
@@ -74,7 +84,7 @@ def main() -> None:
     rows.append(("dlib-geometric AU estimate", len(small) * 2,
                  _rate(est, data.images[:2 * a.n], a.rounds)))
     load1 = os.getloadavg()[0]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__} threads {torch.get_num_threads()}, device {a.device}; "
           f"load average {load0:.1f} -> {load1:.1f}; toyfaces {a.resolution}px gray; "
           f"median of {a.rounds} rounds")
