@@ -13,7 +13,12 @@ from ferbench.data.base import TrainSet
 from ferbench.data.toyfaces import load_toyfaces
 from ferbench.errors import DataError, FerbenchError
 from ferbench.features import FEATURE_EXTRACTORS
-from ferbench.metrics.evaluator import get_evaluator, label_fidelity, load_evaluator
+from ferbench.metrics.evaluator import (
+    evaluator_at_chance,
+    get_evaluator,
+    label_fidelity,
+    load_evaluator,
+)
 from ferbench_generators.baselines import NoiseGenerator, RealAugmentGenerator
 
 #: tiny recipe for the fast tests (the real recipe is train_config(budget, "noncomplex-cnn"))
@@ -61,6 +66,9 @@ def test_label_fidelity_bad_input_and_empty(tiny):
     r = label_fidelity(ev, test.images, test.labels, n_boot=50)
     pred = ev.predict(test.images)[0]
     assert r["accuracy"] == pytest.approx(np.mean(pred == ev.positions(test.labels)))
+    # the 1-epoch evaluator on 70 faces is at chance, and the result says so
+    assert r["evaluator_at_chance"] is (ev.meta["test_accuracy"] < 0.4)
+    assert ("says nothing" in r["note"]) is r["evaluator_at_chance"]
 
 
 def test_expression_features(tiny):
@@ -75,14 +83,16 @@ def test_expression_features(tiny):
 
 @pytest.mark.slow
 def test_label_fidelity_noise_at_chance_real_augment_near_test_accuracy(tmp_path):
-    """A trained evaluator (32 px toyfaces, ~110 Adam steps): noise claims score at chance,
-    real-augment claims near the evaluator's own held-out accuracy."""
+    """An evaluator trained with the fixed recipe at the ``quick`` budget (>= 600 Adam steps)
+    on 32 px toyfaces: noise claims score at chance, real-augment claims near the evaluator's
+    own held-out accuracy. (Shorter runs -- 110 and 220 steps -- stayed on the ln 7 loss
+    plateau, so this test needs the real recipe; it takes tens of minutes on 2 busy cores.)"""
     train = load_toyfaces("train", resolution=32, channels=1, n_per_class=100)
     test = load_toyfaces("test", resolution=32, channels=1, n_per_class=40)
-    cfg = TrainConfig(epochs=10, batch_size=64, lr_schedule="cosine")
-    ev = get_evaluator(train, home=tmp_path, config=cfg, test=test)
+    ev = get_evaluator(train, home=tmp_path, budget="quick", test=test)
     test_acc = ev.meta["test_accuracy"]
-    assert test_acc > 0.35  # well above chance (1/7), or the comparison below means nothing
+    assert test_acc > 0.35 and not ev.meta.get("recipe_overridden")
+    assert evaluator_at_chance(ev) is False
     ts = TrainSet(train)
     labels = np.repeat(train.class_indices, 40)  # balanced claims, 280 images
     noise = NoiseGenerator().fit(ts, seed=0, budget=Budget("smoke")).generate(labels, seed=1)
