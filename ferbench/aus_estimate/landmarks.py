@@ -10,6 +10,13 @@ finds one, else a fixed box covering the fractions ``DEFAULT_BOX`` of the crop (
 detector box on toyfaces crops). The shape predictor then runs in that box on the upsampled
 image and the points are mapped back to input pixels (pixel centre ``k`` at ``k``, the
 dlib/OpenCV and toyfaces convention). ``detected`` says which images had a detector box.
+
+Measured on toyfaces 48x48 (ground-truth landmarks known): the HOG detector on the raw 48-px
+image (its own 1x upsampling) found 41 of 70 faces; on the 4x bicubic upsample 82 of 105.
+Mean landmark error: 1.84 px with the whole-image rectangle as the box, 0.83 px with the
+ground-truth landmarks' bounding box, 0.73 px with detector boxes, 0.78 px with the fixed box,
+0.77 px for this detector-or-fixed-box scheme (350 test faces). Averaging with the mirrored
+image's prediction gained about 0.02 px and was not adopted (twice the time).
 """
 
 from __future__ import annotations
