@@ -168,7 +168,7 @@ class Registry:
 def all_registries() -> dict[str, Registry]:
     """Every registry ferbench defines (importing the modules that own them)."""
     for mod in ("ferbench.api.generator", "ferbench.data.registry", "ferbench.classify",
-                "ferbench.protocol.spec"):
+                "ferbench.protocol.spec", "ferbench.features", "ferbench.aus_estimate"):
         try:
             importlib.import_module(mod)
         except ImportError:  # during the restructure some owners may not exist yet

@@ -41,7 +41,7 @@ def test_point_estimates_match_sklearn(seed):
 def test_vectorised_bootstrap_matches_sklearn_per_resample():
     """The per-resample balanced accuracy / macro-F1 equal sklearn on the same resample,
     including resamples where a class is missing (sklearn's conventions)."""
-    from ferbench.metrics import (
+    from ferbench.metrics.classification import (
         _balanced_acc_and_macro_f1,
         _boot_confusions,
         bootstrap_indices,

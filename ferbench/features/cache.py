@@ -1,0 +1,54 @@
+"""On-disk cache of real-set features, so a repeat run extracts nothing for the real data.
+
+The key is derived, never user-chosen: sha256 over (dataset content hash, split, number of
+images and the sha256 of the exact image array, extractor name, weights sha256, resize mode,
+dim). Entries are ``<home>/<key>.npy`` (float64 ``(N, dim)``) written to a temporary file and
+moved into place with ``os.replace``, so a crash never leaves a partial entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["feature_cache_key", "cached_features"]
+
+
+def _images_sha(images: np.ndarray) -> str:
+    h = hashlib.sha256(repr(images.shape).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    return h.hexdigest()
+
+
+def feature_cache_key(extractor, dataset_hash: str, split: str, images: np.ndarray) -> str:
+    fields = {"data": dataset_hash, "split": split, "images": _images_sha(images),
+              "extractor": extractor.name, "weights": extractor.weights_sha256,
+              "resize": extractor.resize_mode, "dim": int(extractor.dim)}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def cached_features(extractor, images: np.ndarray, *, home: str | Path, dataset_hash: str,
+                    split: str) -> tuple[np.ndarray, bool]:
+    """``(features, cache_hit)``: from ``home`` if present, else extracted and stored."""
+    home = Path(home)
+    path = home / f"{feature_cache_key(extractor, dataset_hash, split, images)}.npy"
+    if path.is_file():
+        feats = np.load(path, allow_pickle=False)
+        if feats.shape == (len(images), extractor.dim):
+            return feats, True
+    feats = np.asarray(extractor(images), dtype=np.float64)
+    home.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{path.stem}.", suffix=".npy")
+    os.close(fd)
+    try:
+        np.save(tmp, feats, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return feats, False
