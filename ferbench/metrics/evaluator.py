@@ -90,7 +90,7 @@ class ReferenceEvaluator:
     def features(self, images: np.ndarray, *, device: str = "cpu",
                  batch_size: int = 512) -> np.ndarray:
         """Penultimate-layer activations (after the 1024-unit dense layer's ReLU), float64."""
-        from ferbench.classify import _normalise, _to_device_uint8
+        from ferbench.classify.loop import _normalise, _to_device_uint8
 
         images = self.check_images(images)
         dev = torch.device(device)
