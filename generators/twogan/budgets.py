@@ -9,14 +9,19 @@ fields by default, meaning "the budget's value"; ``fit`` resolves them with
 Why these numbers
 -----------------
 ``smoke``
-    Seconds on a few dozen 32 px faces: a handful of steps of each GAN, narrow nets. It proves
-    the code paths (including the gradient penalty and checkpointing), not image quality.
+    Seconds on a few dozen faces, worked at 16 px: a handful of steps of each GAN, narrow nets.
+    It proves the code paths (including the gradient penalty and checkpointing), not image
+    quality.
 ``quick``
     The default ``ferbench run --generator twogan --protocol mix`` on toyfaces must fit in
     15 minutes on 2 shared CPU cores, of which ~12 go to the classifier cells; the fit plus
-    sampling of 3,500 faces therefore gets about 3 minutes. Measured on the 2-core
-    development VM (see ``benchmarks/README.md``, section "twogan"), the split below spends
-    roughly a third on the identity GAN and two thirds on the expression GAN, because the
+    sampling of 3,500 faces therefore gets about 3 minutes. Measured on the shared 2-core
+    development VM (one torch thread, load ~8): an identity step (batch 16, 32 px, width 16)
+    costs ~0.25 s of CPU and an expression step (5 critic updates with the double-backward
+    gradient penalty, plus one generator update with the cycle pass) ~2 s, so quick works at
+    32 px (upsampled to the 48 px output; 2.25x cheaper than 48 px) with batch 16, and
+    spends ~75 s on 300 identity steps and ~120 s on 60 expression steps: roughly a third on
+    the identity GAN and two thirds on the expression GAN, because the
     expression GAN is what makes the labels true (the benchmark's question) while a blurry but
     varied identity is still a face the translator can act on. Both GANs are far from
     converged at this budget (paper A trains for ~100k+ iterations); the trade-off is written
@@ -50,9 +55,9 @@ class Schedule:
 
 SCHEDULES: dict[str, Schedule] = {
     "smoke": Schedule(id_iters=6, expr_iters=3, batch_size=8, width=8, n_res=1,
-                      checkpoint_every=2),
-    "quick": Schedule(id_iters=700, expr_iters=160, batch_size=32, width=16, n_res=2,
-                      checkpoint_every=100),
+                      checkpoint_every=2, resolution=16),
+    "quick": Schedule(id_iters=300, expr_iters=60, batch_size=16, width=16, n_res=2,
+                      checkpoint_every=50, resolution=32),
     "full": Schedule(id_iters=60_000, expr_iters=100_000, batch_size=64, width=64, n_res=6,
                      checkpoint_every=2_000),
 }

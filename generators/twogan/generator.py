@@ -10,8 +10,10 @@ Decisions (the task was silent on these)
 - Conditioning is the one-hot label only (``meta.conditioning == ("label",)``); ``aus`` passed
   to ``generate`` are ignored. A GANimation-style AU target would need an AU regression head
   and datasets with AUs; it is left for later.
-- The working resolution is the training resolution rounded up to a multiple of 8 (the nets
-  halve it three times); output is resized back (antialiased bilinear) when they differ.
+- The working resolution is the schedule's ``resolution`` (quick: 32 px, for CPU cost; see
+  :mod:`.budgets`) or, when that is 0 (full), the training resolution rounded up to a
+  multiple of 8 (the nets halve it three times). Training images are resized to it and the
+  output is resized back to the training resolution (antialiased bilinear).
 - Per-budget compute lives in :mod:`.budgets` (``SCHEDULES``). The parameters ``id_iters``,
   ``expr_iters``, ``batch_size``, ``width``, ``n_res`` and ``checkpoint_every`` default to
   ``None`` = "the budget's value"; the resolved schedule is stored in the saved config, in
