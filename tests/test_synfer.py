@@ -203,6 +203,7 @@ def test_bad_aus_shape_and_unknown_label_are_config_errors(fitted, data):
         fitted.generate(np.array([7]), seed=0)
 
 
+@pytest.mark.slow  # tests/test_generators.py already runs it over every registered generator
 def test_conformance_check_passes():
     from ferbench.check import check_generator
 

@@ -10,16 +10,20 @@ from PIL import Image
 
 def sample_grid(path, gen, *, seeds=(0, 1, 2, 3, 4, 5, 6, 7), classes=None, scale: int = 2,
                 pad: int = 2) -> Path:
-    """Render one image per (class, seed) with ``gen.generate([label], seed=s)`` and write a
-    grid PNG to ``path`` (rows: ``classes``, default the fitted ones, in canonical order;
+    """Render one image per (class, seed) with ``gen.generate(all classes, seed=s)`` (one call
+    per seed, so one column is one batch) and write a grid PNG to ``path`` (rows: ``classes``, default the fitted ones, in canonical order;
     columns: ``seeds``). Returns the path. ``scale`` enlarges each face (nearest)."""
     from ferbench.labels import INDEX
 
     classes = list(classes or gen.classes_)
-    tiles = []
-    for c in classes:
-        row = [gen.generate(np.array([INDEX[c]]), seed=int(s)).images[0] for s in seeds]
-        tiles.append(row)
+    want = np.array([INDEX[c] for c in classes], dtype=np.int64)
+    cols = []
+    for s in seeds:
+        b = gen.generate(want, seed=int(s))
+        # with pseudo-labelling a column's images may come back in another order: by label
+        order = np.argsort(np.asarray(b.labels), kind="stable")
+        cols.append(np.asarray(b.images)[order])
+    tiles = [[col[r] for col in cols] for r in range(len(classes))]
     h, w, ch = tiles[0][0].shape
     H, W = h * scale, w * scale
     canvas = np.full((len(classes) * (H + pad) + pad, len(seeds) * (W + pad) + pad, 3), 255,
