@@ -48,6 +48,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100, help="synthetic images per class")
     ap.add_argument("--train-steps", type=int, default=None,
                     help="UNet optimiser steps (default: the quick budget's)")
+    ap.add_argument("--batch-size", type=int, default=None, help="UNet batch (default: quick's)")
+    ap.add_argument("--ens-epochs", type=int, default=None,
+                    help="pseudo-label ensemble epochs (default: quick's)")
     ap.add_argument("--scorer-budget", default="quick")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -64,6 +67,10 @@ def main() -> None:
     budgets = copy.deepcopy(DEFAULT_BUDGETS)
     if args.train_steps is not None:
         budgets["quick"]["train_steps"] = args.train_steps
+    if args.batch_size is not None:
+        budgets["quick"]["batch_size"] = args.batch_size
+    if args.ens_epochs is not None:
+        budgets["quick"]["ens_epochs"] = args.ens_epochs
     res["quick_budget_used"] = budgets["quick"]
 
     t0 = time.perf_counter()

