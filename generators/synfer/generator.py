@@ -461,6 +461,10 @@ class SynFER:
                                     f"got {aus.shape}")
         else:
             aus = self.sample_aus(pos, rng)
+        if len(labels) == 0:
+            h, w, ch = self.shape_
+            return SampleBatch(images=np.zeros((0, h, w, ch), np.uint8), labels=labels, aus=aus,
+                               requested=labels.copy(), info={"generated": 0})
         with torch.random.fork_rng(devices=[]):
             if not self.pseudo_label or not self.ensemble_:
                 x = self.render(labels, aus, seed=seed)
