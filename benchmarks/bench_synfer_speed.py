@@ -1,0 +1,41 @@
+"""synfer speed probe: parameter count, training and sampling throughput of the ``quick`` UNet
+(random weights; speed does not depend on training).
+
+    nice -n 10 python benchmarks/bench_synfer_speed.py
+"""
+
+import time
+
+import torch
+
+from ferbench_generators.synfer.budgets import DEFAULT_BUDGETS
+from ferbench_generators.synfer.model import Net, build_unet, sample
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    cfg = DEFAULT_BUDGETS["quick"]
+    unet = build_unet(48, 1, cfg, 4)
+    print("params", sum(p.numel() for p in unet.parameters()))
+    opt = torch.optim.AdamW(unet.parameters(), 1e-3)
+    x = torch.randn(32, 1, 48, 48)
+    tokens = torch.randn(32, 8, cfg["cross_dim"])
+    for _ in range(3):
+        t0 = time.time()
+        loss = unet(x, torch.randint(0, 1000, (32,)),
+                    encoder_hidden_states=tokens).sample.pow(2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        print("train img/s", 32 / (time.time() - t0))
+    net = Net(unet.eval(), None)
+    x = torch.randn(128, 1, 48, 48)
+    text = torch.randn(128, 4, cfg["cross_dim"])
+    au = torch.randn(128, 4, cfg["cross_dim"])
+    t0 = time.time()
+    sample(net, text, au, x, steps=8, cfg_scale=2.0)
+    print("sample img/s (8 steps, CFG)", 128 / (time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()
