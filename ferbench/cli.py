@@ -172,6 +172,16 @@ def cmd_run(args) -> int:
     log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
              spec.version, spec.mode, spec.dataset, spec.budget, list(spec.seeds), ctx.device)
     outcome = run_protocol(spec, args.generator, dict(args.param), store, ctx)
+    if spec.mode == "fidelity":
+        from ferbench.results.report import format_pool_results
+
+        if args.json:
+            print(json.dumps(outcome.pool_records, indent=2, default=str))
+        else:
+            print(format_pool_results(outcome.pool_records,
+                                      title=f"{spec.name} v{spec.version} on {spec.dataset} "
+                                      f"({spec.budget}, generator {args.generator})"))
+        return 0
     summary = summarize(outcome.records)
     if args.json:
         print(json.dumps(summary, indent=2, default=float))
@@ -293,7 +303,8 @@ def cmd_validate(args) -> int:
     spec = load_protocol(args.protocol)
     _check_names(spec)
     ratios = [r for r in spec.ratios if r != 0]
-    n = len(spec.seeds) * (1 if spec.mode == "real" else len(ratios) + (spec.mode == "mix"))
+    n = len(spec.seeds) * (1 if spec.mode in ("real", "fidelity")
+                           else len(ratios) + (spec.mode == "mix"))
     print(f"{args.protocol}: ok ({spec.name} v{spec.version}, mode {spec.mode}, {n} cells)")
     return 0
 

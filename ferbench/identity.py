@@ -57,6 +57,13 @@ def pool_id(fit: str, au_targets: str | None) -> str:
                            "au_targets": au_targets})
 
 
+def pool_result_id(pool_id: str, protocol: str, protocol_version: int, n: int,
+                   config: dict) -> str:
+    """A pool-level result: the pool, the scoring protocol, N and the scorer's config."""
+    return canonical_hash({"pool_id": pool_id, "protocol": protocol,
+                           "protocol_version": protocol_version, "n": n, "config": config})
+
+
 def cell_id(identity: dict) -> str:
     """``identity``: :meth:`ferbench.api.results.CellSpec.identity`."""
     return canonical_hash(identity)

@@ -249,3 +249,24 @@ def test_data_options_reach_the_adapter_and_the_identity(shared_home, tmp_path):
     with pytest.raises(FerbenchError, match="bogus"):
         plan_protocol(base.override(data_options={"bogus": 1}), None, None,
                       Context(progress=False))
+
+
+def test_fidelity_protocol_stores_pool_level_scores(shared_home, tmp_path):
+    """`--protocol fidelity` at smoke: one pool result with FID/KID/PRDC, label and AU fidelity,
+    diversity, N recorded; a re-run resumes it instead of scoring again."""
+    from ferbench.api.results import PoolResult
+
+    spec = load_protocol("fidelity").override(budget="smoke")
+    store = ResultStore(tmp_path / "r.duckdb")
+    out = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=50))
+    assert out.records == [] and len(out.pool_records) == 1
+    res = PoolResult.from_record(store.pool_results()[0])
+    got = {s.metric: s for s in res.scores}
+    assert res.n == 100 and res.config["n"] == 100 and res.config["inception_sha256"]
+    for m in ("fid", "kid", "precision", "recall", "label_fidelity", "vendi",
+              "au_profile_distance", "expression_fd", "fid_class_happy"):
+        assert m in got, m
+    assert got["fid"].value > 0 and not got["fid"].higher_is_better
+    assert got["fid_class_happy"].value is None and "needs at least" in got["fid_class_happy"].note
+    again = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=50))
+    assert again.resumed == 1 and again.ran == 0

@@ -299,11 +299,10 @@ class PoolResult:
 
     @property
     def result_id(self) -> str:
-        from ferbench.identity import canonical_hash
+        from ferbench.identity import pool_result_id
 
-        return canonical_hash({"pool_id": self.pool_id, "protocol": self.protocol,
-                               "protocol_version": self.protocol_version, "n": self.n,
-                               "config": _json(self.config)})
+        return pool_result_id(self.pool_id, self.protocol, self.protocol_version, self.n,
+                              _json(self.config))
 
     def to_record(self) -> dict:
         pool = self.pool.to_dict() if self.pool else {}

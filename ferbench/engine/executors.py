@@ -11,7 +11,7 @@ from __future__ import annotations
 from ferbench.api.results import CellResult
 from ferbench.engine import artifacts, stages
 from ferbench.engine.context import Context
-from ferbench.protocol.plan import CELL, FIT, POOL, Plan
+from ferbench.protocol.plan import CELL, FIT, POOL, SCORE, Plan
 
 
 class InProcessExecutor:
@@ -21,12 +21,13 @@ class InProcessExecutor:
 
     def execute(self, plan: Plan, store, ctx: Context, finished: set[str]
                 ) -> dict[str, CellResult]:
+        protocol, version = plan.protocol
         from tqdm.auto import tqdm
 
         jobs = plan.needed(finished)
         pools = {j.key: j for j in plan.jobs if j.kind == POOL}
         results: dict[str, CellResult] = {}
-        cells = [j for j in jobs if j.kind == CELL]
+        cells = [j for j in jobs if j.kind in (CELL, SCORE)]
         bar = tqdm(total=len(cells), desc="cells", disable=not ctx.progress or not cells)
         try:
             for job in jobs:
@@ -35,6 +36,13 @@ class InProcessExecutor:
                     if any(not artifacts.pool_complete(p.key, p.n_blocks)
                            for p in pools.values() if job.key in p.deps):
                         stages.run_fit(job, ctx)
+                elif job.kind == SCORE:
+                    from ferbench.engine.fidelity import run_score_pool
+
+                    res = run_score_pool(job, ctx, protocol, version)
+                    store.write_pool_result(res)
+                    results[job.key] = res
+                    bar.update(1)
                 elif job.kind == POOL:
                     stages.run_pool(job, ctx)
                 elif job.kind == CELL:

@@ -8,7 +8,7 @@ This is the one entry point the CLI (and any script) calls::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ferbench.api.generator import GENERATORS
 from ferbench.engine.context import Context, data_hash, restrict_to
@@ -24,8 +24,9 @@ log = logging.getLogger("ferbench")
 class RunOutcome:
     plan: Plan
     records: list[dict]          # every cell of the plan, in plan order
-    resumed: int                 # cells found finished in the store
-    ran: int                     # cells computed now
+    resumed: int                 # cells (and pool results) found finished in the store
+    ran: int                     # cells (and pool results) computed now
+    pool_records: list[dict] = field(default_factory=list)  # pool results (fidelity)
 
 
 def _data_resolver(spec: ProtocolSpec, ctx: Context):
@@ -55,7 +56,7 @@ def _data_resolver(spec: ProtocolSpec, ctx: Context):
                                              spec.channels, opts))
         return DataInfo(dataset_hash=data_hash(train), test_dataset_hash=data_hash(test),
                         train_hash=data_hash(real), val_split=val_split,
-                        val_dataset_hash=val_hash)
+                        val_dataset_hash=val_hash, n_real=len(real))
 
     return resolve
 
@@ -77,8 +78,13 @@ def plan_protocol(spec: ProtocolSpec, generator: str | None, generator_params: d
         generator = None
     amp = "bf16" if resolve_amp(train_config(spec.budget, spec.classifier).amp,
                                 ctx.device) else "off"
+    score = None
+    if spec.mode == "fidelity":
+        from ferbench.engine.fidelity import score_config
+
+        score = score_config(spec.budget)
     return build_plan(spec, generator, version, params, _data_resolver(spec, ctx), amp,
-                      n_boot=ctx.n_boot)
+                      n_boot=ctx.n_boot, score_config=score)
 
 
 def run_protocol(spec: ProtocolSpec, generator: str | None, generator_params: dict | None,
@@ -89,10 +95,15 @@ def run_protocol(spec: ProtocolSpec, generator: str | None, generator_params: di
     """
     plan = plan_protocol(spec, generator, generator_params, ctx)
     ids = [c.cell_id for c in plan.cells]
-    finished = store.finished_ids(ids)
+    score_ids = [j.key for j in plan.scores]
+    finished = store.finished_ids(ids) | store.finished_pool_results(score_ids)
     if finished:
-        log.info("resuming: %d of %d cells already finished", len(finished), len(ids))
+        log.info("resuming: %d of %d results already finished", len(finished),
+                 len(ids) + len(score_ids))
     results = (executor or InProcessExecutor()).execute(plan, store, ctx, finished)
     old = {r["cell_id"]: r for r in store.get_cells([i for i in ids if i in finished])}
     records = [results[i].to_record() if i in results else old[i] for i in ids]
-    return RunOutcome(plan=plan, records=records, resumed=len(finished), ran=len(results))
+    old_pools = {r["result_id"]: r for r in store.pool_results() if r["result_id"] in score_ids}
+    pool_records = [results[i].to_record() if i in results else old_pools[i] for i in score_ids]
+    return RunOutcome(plan=plan, records=records, resumed=len(finished), ran=len(results),
+                      pool_records=pool_records)

@@ -11,6 +11,8 @@ and is a pure function of its spec plus the on-disk artefacts of its dependencie
   one pool serves every k of a seed. A folder submission enters here, with no fit.
 - ``cell`` (key ``cell_id``, depends on its pool when it uses synthetic data): train the
   fixed classifier and score it on the real test (and validation) split.
+- ``score`` (key: the pool result's id, depends on its pool): pool-level scores (the
+  ``fidelity`` protocol), stored as a pool result.
 
 The real-only cells of ``mix`` carry ``generator=None``, so every generator run under the same
 settings shares, and reuses, one baseline per seed.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from ferbench.api.results import CellSpec, PoolSpec
 from ferbench.protocol.spec import ProtocolSpec
 
-FIT, POOL, CELL = "fit", "pool", "cell"
+FIT, POOL, CELL, SCORE = "fit", "pool", "cell", "score"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class DataInfo:
     train_hash: str                 # the seed's low-data subset
     val_split: str | None = None
     val_dataset_hash: str | None = None
+    n_real: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,16 +48,22 @@ class Job:
     key: str
     spec: CellSpec | PoolSpec
     deps: tuple[str, ...] = ()
-    n_blocks: int = 0               # pool jobs: how many blocks of |real| images
+    n_blocks: int = 0               # pool and score jobs: how many blocks of |real| images
+    config: dict = field(default_factory=dict)   # score jobs: the scorer's config (with n)
 
 
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)
+    protocol: tuple[str, int] = ("", 0)       # (name, version) of the protocol expanded
 
     @property
     def cells(self) -> list[CellSpec]:
         return [j.spec for j in self.jobs if j.kind == CELL]
+
+    @property
+    def scores(self) -> list[Job]:
+        return [j for j in self.jobs if j.kind == SCORE]
 
     def job(self, key: str) -> Job:
         for j in self.jobs:
@@ -75,31 +84,39 @@ class Plan:
                     add(d)
 
         for j in self.jobs:
-            if j.kind == CELL and j.key not in finished_cells:
+            if j.kind in (CELL, SCORE) and j.key not in finished_cells:
                 add(j.key)
         return [j for j in self.jobs if j.key in want]
 
 
 def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str | None,
                generator_params: dict | None, data: Callable[[int], DataInfo], amp: str,
-               n_boot: int = 1000) -> Plan:
+               n_boot: int = 1000, score_config: dict | None = None) -> Plan:
     """Expand ``spec``: one cell per (seed, ratio), with the fit and pool jobs they need.
 
     ``data(seed)`` returns the content hashes of the data a seed uses; ``amp`` is the
     resolved mixed-precision setting ("bf16" or "off"), part of every cell's identity.
+    ``score_config`` (mode ``fidelity``): the scorer's config, with ``n`` synthetic images.
     """
     from ferbench import PROTOCOL_ENGINE_VERSION
+    from ferbench.identity import pool_result_id
 
     ratios = [0.0] if spec.mode == "real" else [float(r) for r in spec.ratios]
+    if spec.mode == "fidelity":
+        if not score_config:
+            raise ValueError("mode 'fidelity' needs a score_config")
+        ratios = []
     if spec.mode == "mix":
         ratios = [0.0] + [r for r in ratios if r != 0]
-    plan = Plan()
+    plan = Plan(protocol=(spec.name, spec.version))
     seen: set[str] = set()
     params = dict(generator_params or {})
     for seed in spec.seeds:
         info = data(int(seed))
         pool = None
         syn_ratios = [r for r in ratios if r > 0]
+        if spec.mode == "fidelity":
+            syn_ratios = [float(math.ceil(score_config["n"] / max(1, info.n_real)))]
         if syn_ratios:
             pool = PoolSpec(
                 generator=generator, generator_version=str(generator_version),
@@ -118,6 +135,14 @@ def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str
                 plan.jobs.append(Job(POOL, pool_key, pool, deps=(fit_key,),
                                      n_blocks=math.ceil(max(syn_ratios))))
                 seen.add(pool_key)
+            if spec.mode == "fidelity":
+                key = pool_result_id(pool_key, spec.name, spec.version, score_config["n"],
+                                     score_config)
+                if key not in seen:
+                    plan.jobs.append(Job(SCORE, key, pool, deps=(pool_key,),
+                                         n_blocks=math.ceil(max(syn_ratios)),
+                                         config=dict(score_config)))
+                    seen.add(key)
         for ratio in ratios:
             synthetic = ratio > 0
             cell = CellSpec(

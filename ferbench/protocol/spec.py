@@ -42,7 +42,7 @@ import yaml
 from ferbench.errors import ConfigError
 from ferbench.registry import Registry, did_you_mean
 
-MODES = ("real", "synthetic", "mix")
+MODES = ("real", "synthetic", "mix", "fidelity")
 BUDGETS = ("smoke", "quick", "full")
 
 #: When a spec leaves ``real_per_class`` unset (null), the budget picks the cap: ``smoke`` and
@@ -121,8 +121,8 @@ class ProtocolSpec:
         _check(len(set(self.ratios)) == len(self.ratios), where, "ratios", "has duplicates")
         _check(self.au_targets in AU_TARGETS, where, "au_targets",
                f"must be null or one of {', '.join(a for a in AU_TARGETS if a)}")
-        if self.mode == "real":
-            _check(not self.ratios, where, "ratios", "must be empty for mode 'real'")
+        if self.mode in ("real", "fidelity"):
+            _check(not self.ratios, where, "ratios", f"must be empty for mode '{self.mode}'")
         else:
             _check(bool(self.ratios), where, "ratios", f"must be non-empty for mode '{self.mode}'")
 

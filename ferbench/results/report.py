@@ -51,3 +51,23 @@ def format_summary(summary: dict, title: str = "") -> str:
     out.append("[lo, hi] = 95% bootstrap CI over test images" if n_seeds == 1
                else f"mean ± sd over {n_seeds} seeds")
     return "\n".join(out)
+
+
+def format_pool_results(records: list[dict], title: str = "") -> str:
+    """Pool-level scores (fidelity) as a plain-text table, one block per pool result."""
+    out = [title] if title else []
+    for rec in records:
+        out.append(f"seed {rec['pool'].get('seed')}  N = {rec['n']}  "
+                   f"(generator {rec.get('generator')})")
+        for s in rec["scores"]:
+            arrow = "↑" if s["higher_is_better"] else "↓"
+            if s["value"] is None:
+                val = "–"
+            else:
+                val = f"{s['value']:.4g}"
+                if s.get("lo") is not None and s.get("hi") is not None:
+                    val += f" [{s['lo']:.4g}, {s['hi']:.4g}]"
+            note = f"  ({s['note']})" if s.get("note") else ""
+            out.append(f"  {s['metric']:<28} {arrow} {val}{note}")
+    out.append("never compare FIDs at different N; see README (Fidelity)")
+    return "\n".join(out)

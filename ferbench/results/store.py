@@ -456,6 +456,16 @@ class ResultStore:
         by_id = {r["cell_id"]: r for r in recs}
         return [by_id[i] for i in ids if i in by_id]
 
+    def finished_pool_results(self, result_ids: Iterable[str]) -> set[str]:
+        """The subset of ``result_ids`` already stored as pool results."""
+        ids = list(result_ids)
+        with self._read() as con:
+            if con is None or not ids:
+                return set()
+            return {r[0] for r in con.execute(
+                "SELECT result_id FROM pool_results WHERE result_id IN"
+                " (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+
     def has_cell(self, cell_id: str) -> bool:
         return bool(self.finished_ids([cell_id]))
 
