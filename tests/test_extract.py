@@ -119,3 +119,15 @@ def test_bad_archives_are_one_line_errors(tmp_path):
     with pytest.raises(DataError, match=r"junk\.tar\.gz: cannot extract"):
         X.extract_cached(junk, cache, "fer2013")
     assert not (cache / "fer2013").exists()
+
+
+def test_zip_archive(tmp_path):
+    import zipfile
+
+    arc = tmp_path / "a.zip"
+    with zipfile.ZipFile(arc, "w") as z:
+        for n in FILES:
+            z.writestr(f"fer2013/{n}", b"Z" * 64)
+    r = X.extract_cached(arc, tmp_path / "cache", "fer2013")
+    assert r.extracted and contents(r.path) == {n: b"Z" * 64 for n in FILES}
+    assert X.extract_cached(arc, tmp_path / "cache", "fer2013").reason == "reused"
