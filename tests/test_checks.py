@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import ndimage
 
-from ferbench.data.checks import sharpness, sharpness_mismatch
+from ferbench.data.checks import sharpness, sharpness_mismatch, sharpness_per_image
 
 
 def _faces(n=50, seed=0):
@@ -25,3 +25,14 @@ def test_known_value():
     x = np.zeros((1, 48, 48, 1), np.uint8)
     x[..., 24:, 0] = 100
     assert abs(sharpness(x) - 100 / 47) < 1e-6
+
+
+def test_per_image_values_match_a_direct_loop_and_the_median():
+    x = _faces(n=9, seed=3)
+    x[2] = 7  # a flat image has sharpness 0
+    ref = [np.abs(np.diff(im[..., 0].astype(float), axis=1)).mean()
+           + np.abs(np.diff(im[..., 0].astype(float), axis=0)).mean() for im in x]
+    per = sharpness_per_image(x)
+    assert per.shape == (9,) and per[2] == 0
+    np.testing.assert_allclose(per, ref, rtol=1e-5)
+    assert sharpness(x) == np.median(per) and sharpness(x, max_images=3) == np.median(per[:3])

@@ -1,14 +1,15 @@
 """FER2013 end to end on the real copy in ``../shared/datasets`` (skips when absent).
 
 The data come from ``$FERBENCH_FER2013`` (an extracted folder holding ``fer2013/`` or being
-it), else from ``<repo>/../shared/datasets/fer2013-kaggle.tar.gz``: reused from
-``~/.cache/ferbench-data/fer2013`` when already extracted there with all 35,887 files, else
-extracted once per session into a temporary folder. The prepared cache lives in a session
-temporary ``FERBENCH_HOME`` so the first load really decodes.
+it), else from ``<repo>/../shared/datasets/fer2013-kaggle.tar.gz``, extracted into
+``~/.cache/ferbench-data/fer2013`` by :func:`ferbench.data.extract.extract_cached`: reused
+only while the stamp written at extraction time matches the archive (sha256), re-extracted
+when the archive was replaced (the old copy with the blurred training split had the same
+name and file count) or when an older extraction has no stamp. The prepared cache lives in a
+session temporary ``FERBENCH_HOME`` so the first load really decodes.
 """
 
 import os
-import tarfile
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from ferbench.data import decode
 from ferbench.data.adapters import walk_images
 from ferbench.data.cache import load
+from ferbench.data.extract import extract_cached
 from ferbench.data.splits import SPLITS
 from ferbench.labels import INDEX
 
@@ -40,7 +42,7 @@ def _count_images(base: Path) -> int:
 
 
 @pytest.fixture(scope="session")
-def fer_root(tmp_path_factory):
+def fer_root():
     env = os.environ.get("FERBENCH_FER2013")
     if env:
         if not Path(env).exists():
@@ -49,12 +51,10 @@ def fer_root(tmp_path_factory):
     if not TARBALL.is_file():
         pytest.skip(f"FER2013 copy not found at {TARBALL} (or set FERBENCH_FER2013 to an "
                     f"extracted folder)")
-    if _count_images(EXTRACTED / "fer2013") == N_FILES:
-        return EXTRACTED
-    dest = tmp_path_factory.mktemp("fer2013-data")
-    with tarfile.open(TARBALL) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    got = extract_cached(TARBALL, EXTRACTED, "fer2013")
+    print(f"\nFER2013: {got.path}: {'extracted, ' + got.reason if got.extracted else 'reused'}")
+    assert _count_images(got.path) == N_FILES
+    return EXTRACTED
 
 
 @pytest.fixture(scope="session")
