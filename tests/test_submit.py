@@ -191,3 +191,17 @@ def test_decompression_bomb_image(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 16x16 = 256 px > 100: PIL warns
     with pytest.raises(SubmissionError, match="decompression bomb"):
         submit(folder, "suba")
+
+
+def test_cli_submit_reports_and_fails_in_one_line(tmp_path, capsys):
+    from ferbench.cli import main
+
+    folder = make_folder(tmp_path / "sub")
+    assert main(["submit", str(folder), "--name", "suba", "--real-per-class", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "per class: happy 4, sad 4, anger 4" in out and "mixes up to 0x" in out
+    assert "suba" in GENERATORS
+    (folder / "img" / "sad_1.png").write_bytes(b"junk")
+    assert main(["submit", str(folder), "--name", "subarch"]) == 2
+    err = capsys.readouterr().err
+    assert "img/sad_1.png: does not decode" in err and "manifest.csv:" in err

@@ -72,3 +72,16 @@ def test_bad_files_are_one_line_errors(tmp_path):
                                  "cells": [], "pool_results": []}))
     with pytest.raises(DataError, match="newer"):
         import_results(ResultStore(tmp_path / "s.duckdb"), newer)
+
+
+def test_cli_export_import(tmp_path, capsys):
+    from ferbench.cli import main
+
+    _filled(tmp_path / "a.duckdb")
+    out = tmp_path / "e.json"
+    assert main(["export", str(out), "--store", str(tmp_path / "a.duckdb")]) == 0
+    assert "wrote 4 cells and 1 pool results" in capsys.readouterr().out
+    assert main(["import", str(out), "--store", str(tmp_path / "b.duckdb")]) == 0
+    assert "cells: 4 added" in capsys.readouterr().out
+    assert main(["import", str(out), "--store", str(tmp_path / "b.duckdb")]) == 0
+    assert "cells: 0 added, 4 already stored" in capsys.readouterr().out
