@@ -205,3 +205,41 @@ def test_cli_submit_reports_and_fails_in_one_line(tmp_path, capsys):
     assert main(["submit", str(folder), "--name", "subarch"]) == 2
     err = capsys.readouterr().err
     assert "img/sad_1.png: does not decode" in err and "manifest.csv:" in err
+
+
+ALL7 = ["neutral", "happy", "sad", "surprise", "fear", "disgust", "anger"]
+
+
+def _seven_class_submission(tmp_path, n_per_class):
+    global LABELS
+    saved, LABELS = LABELS, ALL7
+    try:
+        return make_folder(tmp_path / "sub7", n_per_class=n_per_class, size=12)
+    finally:
+        LABELS = saved
+
+
+def test_submission_passes_conformance_check(tmp_path):
+    from ferbench.api.conformance import check_generator
+
+    submit(_seven_class_submission(tmp_path, 4), "subarch")
+    GENERATORS.unregister("subarch")  # found again through the submissions folder
+    results = check_generator("subarch")
+    assert all(r.ok for r in results)
+
+
+@pytest.mark.slow
+def test_submission_runs_smoke_mix(tmp_path):
+    """A submission enters the plan like any generator (trivial fit) and runs the smoke mix:
+    30 real images per class, ratios 1 and 2 (each block is one call, 30 per class)."""
+    from ferbench.engine import Context, run_protocol
+    from ferbench.protocol import load_protocol
+    from ferbench.results.store import ResultStore
+
+    submit(_seven_class_submission(tmp_path, 30), "subarch")
+    register_submissions()
+    spec = load_protocol("mix").override(budget="smoke", ratios=(1, 2))
+    out = run_protocol(spec, "subarch", {}, ResultStore(tmp_path / "r.duckdb"),
+                       Context(progress=False, n_boot=100))
+    assert len(out.records) == 3
+    assert {r["generator"] for r in out.records if r["ratio"] > 0} == {"subarch"}
