@@ -1,4 +1,5 @@
-"""The ``ferbench`` command line: run | ls | results | validate | check."""
+"""The ``ferbench`` command line: run | ls | results | validate | check | submit | export |
+import."""
 
 from __future__ import annotations
 
@@ -114,6 +115,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("generator", help="registered generator name")
     c.add_argument("--mix", action="store_true",
                    help="also run the smoke mix protocol end to end (about a minute)")
+
+    s = sub.add_parser("submit", help="validate and store a folder/.zip/.tar(.gz) of images "
+                       "with manifest.csv as a generator")
+    s.add_argument("path", help="folder, .zip, .tar or .tar.gz holding images + manifest.csv")
+    s.add_argument("--name", required=True, help="generator name the submission becomes")
+    s.add_argument("--version", default="1")
+    s.add_argument("--license", default="unknown")
+    s.add_argument("--url", default="")
+    s.add_argument("--dataset", default="toyfaces",
+                   help="dataset whose mix ratios to report (default toyfaces)")
+    s.add_argument("--real-per-class", type=int,
+                   help="real images per class to compute the allowed ratios for "
+                        "(default: each budget's cap)")
+    s.add_argument("--resolution", type=int, default=48)
+    s.add_argument("--channels", type=int, choices=(1, 3), default=1)
+
+    ex = sub.add_parser("export", help="write stored results (cells and pool results) as "
+                        "versioned JSON")
+    ex.add_argument("out", help="output .json file")
+    ex.add_argument("--generator", action="append", default=[], help="only this generator "
+                    "(repeatable)")
+    ex.add_argument("--store")
+    im = sub.add_parser("import", help="merge an exported results file into the local store")
+    im.add_argument("input", help="a file written by 'ferbench export'")
+    im.add_argument("--store")
     return p
 
 
@@ -128,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             f"ferbench: warning: {msg}", file=sys.stderr)
     try:
         return {"run": cmd_run, "ls": cmd_ls, "results": cmd_results,
-                "validate": cmd_validate, "check": cmd_check}[args.command](args)
+                "validate": cmd_validate, "check": cmd_check, "submit": cmd_submit,
+                "export": cmd_export, "import": cmd_import}[args.command](args)
     except KeyboardInterrupt:
         print("ferbench: interrupted; finished cells are stored, re-run the same command to "
               "resume", file=sys.stderr)
@@ -321,6 +348,39 @@ def cmd_check(args) -> int:
         return 1
     print(f"{args.generator}: conforms to the ferbench generator contract")
     return 0
+
+
+def cmd_submit(args) -> int:
+    from ferbench.submit.folder_generator import register_submissions
+    from ferbench.submit.store import report_lines, submit
+
+    dest, info, written = submit(args.path, args.name, version=args.version,
+                                 license=args.license, url=args.url)
+    for line in report_lines(info, dataset=args.dataset, real_per_class=args.real_per_class,
+                             resolution=args.resolution, channels=args.channels):
+        print(line)
+    register_submissions()
+    print(f"{'stored' if written else 'already stored'}: {dest}; run it with "
+          f"'ferbench run --generator {args.name} --protocol mix'")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ferbench.results.transfer import export_results
+
+    doc = export_results(_store(args.store), args.out, args.generator or None)
+    print(f"wrote {len(doc['cells'])} cells and {len(doc['pool_results'])} pool results "
+          f"(schema {doc['schema_version']}) to {args.out}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from ferbench.results.transfer import import_results
+
+    rep = import_results(_store(args.store), args.input)
+    for line in rep.lines():
+        print(line)
+    return 1 if rep.conflicts else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ by the user::
       fits/<fit_id>.work/     the fit's private work directory (checkpoints; resumable)
       pools/<pool_id>/        synthetic pools: block_<j>.npz, pool.json
       evaluators/             ferbench's own scoring models (never reachable from a generator)
+      submissions/<name>/<version>/  accepted folder/archive submissions (ferbench.submit)
 
 Writes go to a temporary file or directory in the same folder followed by ``os.replace``, so a
 killed process never leaves a half-written entry that a later run would trust.
@@ -54,6 +55,10 @@ def pools_dir() -> Path:
 
 def evaluators_dir() -> Path:
     return home() / "evaluators"
+
+
+def submissions_dir() -> Path:
+    return home() / "submissions"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:

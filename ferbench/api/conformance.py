@@ -53,6 +53,10 @@ def iter_checks(name: str, *, resolution: int = 32, channels: int = 1, n_per_cla
     """Run the checks one by one, yielding a :class:`CheckResult` for each."""
     from ferbench.data.toyfaces import load_toyfaces
 
+    if name not in GENERATORS:  # an accepted folder submission is checked like any generator
+        from ferbench.submit.folder_generator import register_submissions
+
+        register_submissions()
     state: dict = {}
 
     def run(check: str, fn: Callable[[], str | None], needs: tuple[str, ...] = ()):
