@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = lambda msg, cat, *a, **k: print(
             f"ferbench: warning: {msg}", file=sys.stderr)
     try:
+        if args.command in ("run", "ls"):  # accepted folder submissions are generators too
+            from ferbench.submit.folder_generator import register_submissions
+
+            register_submissions()
         return {"run": cmd_run, "ls": cmd_ls, "results": cmd_results,
                 "validate": cmd_validate, "check": cmd_check, "submit": cmd_submit,
                 "export": cmd_export, "import": cmd_import}[args.command](args)
