@@ -186,7 +186,7 @@ def _au_scores(rx, ry, sx, sy, classes, names, train, pool, ctx, syn_idx) -> lis
         est.fit_reference(labels=ry, landmarks=lm)
         mr = est.from_landmarks(lm)
         ms = est(sx)
-        d = au_profile_distance(ms, sy, mr, ry, classes, est.au_names)
+        d = au_profile_distance(ms, sy, mr, ry, classes, est.au_names, usable=est.usable_aus)
         out = [_score("au_profile_distance", d.get("mean"), better=False, n=int(len(sx)),
                       note=f"AUs {', '.join(d.get('usable_aus', []))}")]
         arrays, _ = artifacts.read_block(pool.pool_id, 0)
@@ -194,7 +194,7 @@ def _au_scores(rx, ry, sx, sy, classes, names, train, pool, ctx, syn_idx) -> lis
             from ferbench.aus import AU_NAMES
 
             req = arrays["aus_requested"][np.clip(syn_idx, 0, len(arrays["aus_requested"]) - 1)]
-            r = requested_vs_measured(req, AU_NAMES, ms, est.au_names)
+            r = requested_vs_measured(req, AU_NAMES, ms, est.au_names, usable=est.usable_aus)
             out.append(_score("au_request_r", r.get("mean_r"), n=r.get("n")))
         return out
 
