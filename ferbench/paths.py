@@ -11,6 +11,7 @@ by the user::
       fits/<fit_id>.work/     the fit's private work directory (checkpoints; resumable)
       pools/<pool_id>/        synthetic pools: block_<j>.npz, pool.json
       evaluators/             ferbench's own scoring models (never reachable from a generator)
+      jobs/<run>/             scale-out runs: records/<cell_id>.json, logs/ (ferbench.engine)
 
 Writes go to a temporary file or directory in the same folder followed by ``os.replace``, so a
 killed process never leaves a half-written entry that a later run would trust.
@@ -54,6 +55,12 @@ def pools_dir() -> Path:
 
 def evaluators_dir() -> Path:
     return home() / "evaluators"
+
+
+def jobs_dir() -> Path:
+    """Scale-out runs: ``jobs/<run>/records/<cell_id>.json`` (each finished cell, written
+    atomically by its worker) and ``jobs/<run>/logs/`` (submitit's pickles and job logs)."""
+    return home() / "jobs"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
