@@ -246,12 +246,17 @@ def _read_json(path: Path) -> dict:
 
 
 def _error(sub) -> str | None:
-    """None if the job succeeded, else the last line of its exception (one line)."""
+    """None if the job succeeded, else one line: the last line of the job's traceback (the
+    exception and its message), not submitit's wrapper text."""
     try:
         exc = sub.exception()
     except Exception as e:  # noqa: BLE001 - e.g. UncompletedJobError: the job vanished
         exc = e
     if exc is None:
         return None
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    lines = [ln.rstrip() for ln in str(exc).splitlines()]
+    rules = [i for i, ln in enumerate(lines) if len(ln) > 5 and set(ln.strip()) == {"-"}]
+    if len(rules) >= 2:  # FailedJobError: "... with trace:\n-----\n<traceback>\n-----\n..."
+        lines = lines[rules[0] + 1:rules[1]]
+    lines = [ln.strip() for ln in lines if ln.strip()]
     return lines[-1] if lines else type(exc).__name__
