@@ -137,8 +137,33 @@ class SubmititExecutor:
         # local: share this machine's cores; SLURM: the worker uses what its cgroup gives it
         return max(1, cpu_count() // self.jobs) if self.kind == "local" else None
 
+    def _local_gpus(self) -> list[int]:
+        """GPU indices a local worker may be pinned to (this process's CUDA devices)."""
+        import torch
+
+        n = torch.cuda.device_count()
+        env = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if env:
+            ids = [x.strip() for x in env.split(",") if x.strip()]
+            if all(x.isdigit() for x in ids):
+                return [int(x) for x in ids][:n]
+        return list(range(n))
+
     def _submit(self, ex, batch: list[tuple[Job, str | None]], device: str, n_boot: int):
         threads = self._threads()
+        if self.kind == "local" and device.startswith("cuda"):
+            # submitit hides every GPU from a local job unless told: pin each job to one GPU,
+            # round robin, and let it call that GPU "cuda".
+            gpus = self._local_gpus()
+            if not gpus:
+                raise FerbenchError("--device cuda with --executor local, but no CUDA device")
+            subs = []
+            for job, rec in batch:
+                self._gpu_turn = getattr(self, "_gpu_turn", -1) + 1
+                ex.update_parameters(gpus_per_node=1,
+                                     visible_gpus=(gpus[self._gpu_turn % len(gpus)],))
+                subs.append(ex.submit(run_job, job, "cuda", n_boot, rec, threads))
+            return subs
         if self.kind == "slurm" and len(batch) > 1:
             with ex.batch():
                 subs = [ex.submit(run_job, job, device, n_boot, rec, threads)
