@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument("--executor", choices=("in-process", "local", "slurm"), default="in-process", help="run cells here (default), as N local worker processes, or as SLURM jobs")
+    r.add_argument("--jobs", type=int, default=2, help="--executor local: worker processes (default 2)")
+    r.add_argument("--slurm-partition", help="--executor slurm: partition")
+    r.add_argument("--slurm-time", type=int, default=60, metavar="MIN", help="--executor slurm: time limit per job, minutes (default 60)")
+    r.add_argument("--slurm-gpus", type=int, default=1, help="--executor slurm: GPUs per job (default 1)")
+    r.add_argument("--slurm-mem", type=float, metavar="GB", help="--executor slurm: memory per job")
+    r.add_argument("--slurm-cpus", type=int, help="--executor slurm: CPUs per job")
+    r.add_argument("--slurm-array-parallelism", type=int, default=32, metavar="M", help="--executor slurm: jobs of one array running at once (default 32)")
 
     ls = sub.add_parser("ls", help="list generators, protocols, datasets or classifiers")
     ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"))
@@ -177,6 +185,7 @@ def _store(path):
 
 def cmd_run(args) -> int:
     from ferbench.engine import Context, resolve_device, run_protocol
+    from ferbench.engine.executors import make_executor
     from ferbench.protocol import load_protocol
     from ferbench.results.query import summarize
     from ferbench.results.report import format_summary
@@ -202,7 +211,8 @@ def cmd_run(args) -> int:
     store = _store(args.store)
     log.info("protocol %s v%d (%s) on %s, budget %s, seeds %s, device %s", spec.name,
              spec.version, spec.mode, spec.dataset, spec.budget, list(spec.seeds), ctx.device)
-    outcome = run_protocol(spec, args.generator, dict(args.param), store, ctx)
+    outcome = run_protocol(spec, args.generator, dict(args.param), store, ctx,
+                           executor=make_executor(args))
     if spec.mode == "fidelity":
         from ferbench.results.report import format_pool_results
 

@@ -12,6 +12,7 @@ by the user::
       pools/<pool_id>/        synthetic pools: block_<j>.npz, pool.json
       evaluators/             ferbench's own scoring models (never reachable from a generator)
       submissions/<name>/<version>/  accepted folder/archive submissions (ferbench.submit)
+      jobs/<run>/             scale-out runs: records/<cell_id>.json, logs/ (ferbench.engine)
 
 Writes go to a temporary file or directory in the same folder followed by ``os.replace``, so a
 killed process never leaves a half-written entry that a later run would trust.
@@ -59,6 +60,12 @@ def evaluators_dir() -> Path:
 
 def submissions_dir() -> Path:
     return home() / "submissions"
+
+
+def jobs_dir() -> Path:
+    """Scale-out runs: ``jobs/<run>/records/<cell_id>.json`` (each finished cell, written
+    atomically by its worker) and ``jobs/<run>/logs/`` (submitit's pickles and job logs)."""
+    return home() / "jobs"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:

@@ -5,7 +5,8 @@
   (safetensors + JSON) and ``fit.json`` (the pool spec it was fitted for and the generator's
   metadata). It appears in one rename, so it is either whole or absent. The generator's
   private work directory for checkpoints is ``fits/<fit_id>.work/``; it is removed once the fit
-  is saved.
+  is saved. Fitting holds ``fits/<fit_id>.lock`` (:func:`fit_lock`), so concurrent workers
+  fit once.
 - A pool is a directory ``pools/<pool_id>/`` of blocks ``block_<j>.npz`` (each written
   atomically): ``images``, ``labels`` (final), ``requested`` (the label each image was made
   for, after the harness's relabel-and-drop selection), optionally ``aus_requested`` and
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,23 @@ def fit_dir(fit_id: str) -> Path:
 
 def fit_workdir(fit_id: str) -> Path:
     return paths.fits_dir() / f"{fit_id}.work"
+
+
+@contextmanager
+def fit_lock(fit_id: str) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``fits/<fit_id>.lock`` (blocking). flock works on
+    local disks and on NFSv4 (Linux maps it to a POSIX byte-range lock there); the lock file
+    is left in place (removing it would race with a waiter that already opened it)."""
+    import fcntl
+
+    path = paths.fits_dir() / f"{fit_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def load_fit(pool: PoolSpec, device: str):

@@ -1,5 +1,5 @@
-"""Executors run a plan's jobs. Today's executor runs them in this process, in order; the
-scale-out work adds others (a process pool, SLURM) behind the same ``execute`` call.
+"""Executors run a plan's jobs: in this process, in order (the default), or as separate jobs
+on a local process pool or SLURM (:mod:`ferbench.engine.scaleout`), behind one ``execute``.
 
 Whatever the executor, the parent process is the only writer into the results store, and a
 cell is written once, in one transaction, only after it has finished: an interruption loses
@@ -55,4 +55,18 @@ class InProcessExecutor:
         return results
 
 
-EXECUTORS = {"in-process": InProcessExecutor}
+EXECUTORS = ("in-process", "local", "slurm")
+
+
+def make_executor(args):
+    """The executor the ``run`` command's flags ask for (``--executor``, ``--jobs``,
+    ``--slurm-*``); ``args`` is the argparse namespace."""
+    kind = getattr(args, "executor", None) or "in-process"
+    if kind == "in-process":
+        return InProcessExecutor()
+    from ferbench.engine.scaleout import SlurmOptions, SubmititExecutor
+
+    slurm = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
+                         gpus=args.slurm_gpus, mem_gb=args.slurm_mem, cpus=args.slurm_cpus,
+                         array_parallelism=args.slurm_array_parallelism)
+    return SubmititExecutor(kind, jobs=args.jobs, slurm=slurm)

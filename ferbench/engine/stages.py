@@ -42,29 +42,44 @@ def real_for(pool: PoolSpec | CellSpec, ctx: Context) -> FaceData:
 
 def fitted_generator(pool: PoolSpec, ctx: Context):
     """The fitted generator of ``pool``: from this process's memo, from its saved fit, or
-    fitted now (and saved)."""
+    fitted now (and saved).
+
+    Safe under concurrency (several workers, several machines on one NFS ``$FERBENCH_HOME``):
+    the load-or-fit is done holding an exclusive lock on ``fits/<fit_id>.lock``, so a second
+    worker wanting the same fit waits, then loads the first one's saved fit instead of fitting
+    again; the save itself is one rename (first writer wins), so even without the lock no
+    reader ever sees half a fit."""
     key = pool.fit_id
     if key in ctx._fits:
         return ctx._fits[key]
     gen = artifacts.load_fit(pool, ctx.device)
     if gen is None:
-        real = real_for(pool, ctx)
-        gen = GENERATORS.create(pool.generator, **pool.generator_params)
-        log.info("fitting generator %s on %d real images", pool.generator, len(real))
-        t0 = time.time()
-        kwargs = {}
-        if accepts_kwarg(gen.fit, "workdir"):
-            wd = artifacts.fit_workdir(key)
-            wd.mkdir(parents=True, exist_ok=True)
-            kwargs["workdir"] = wd
-        out = gen.fit(TrainSet(real), seed=pool.seed, budget=Budget(pool.budget),
-                      device=ctx.device, **kwargs)
-        if out is not gen:
-            raise FerbenchError(f"generator '{pool.generator}': fit() must return self")
-        log.info("fitted %s in %.1fs", pool.generator, time.time() - t0)
-        if not artifacts.save_fit(gen, pool):
-            log.info("generator %s has no save/load: its fit is not cached", pool.generator)
+        with artifacts.fit_lock(key):
+            gen = artifacts.load_fit(pool, ctx.device)  # fitted while we waited?
+            if gen is None:
+                gen = _fit(pool, ctx)
     ctx._fits[key] = gen
+    return gen
+
+
+def _fit(pool: PoolSpec, ctx: Context):
+    key = pool.fit_id
+    real = real_for(pool, ctx)
+    gen = GENERATORS.create(pool.generator, **pool.generator_params)
+    log.info("fitting generator %s on %d real images", pool.generator, len(real))
+    t0 = time.time()
+    kwargs = {}
+    if accepts_kwarg(gen.fit, "workdir"):
+        wd = artifacts.fit_workdir(key)
+        wd.mkdir(parents=True, exist_ok=True)
+        kwargs["workdir"] = wd
+    out = gen.fit(TrainSet(real), seed=pool.seed, budget=Budget(pool.budget),
+                  device=ctx.device, **kwargs)
+    if out is not gen:
+        raise FerbenchError(f"generator '{pool.generator}': fit() must return self")
+    log.info("fitted %s in %.1fs", pool.generator, time.time() - t0)
+    if not artifacts.save_fit(gen, pool):
+        log.info("generator %s has no save/load: its fit is not cached", pool.generator)
     return gen
 
 
