@@ -40,7 +40,7 @@ from ferbench.api.results import CellResult, CellSpec
 from ferbench.engine import artifacts
 from ferbench.engine.context import Context
 from ferbench.errors import FerbenchError
-from ferbench.protocol.plan import CELL, POOL, Job, Plan
+from ferbench.protocol.plan import CELL, POOL, SCORE, Job, Plan
 
 log = logging.getLogger("ferbench")
 
@@ -196,6 +196,9 @@ class SubmititExecutor:
             log.info("ingested %d finished cell records from %s", len(results), records)
 
         needed = plan.needed(finished)
+        if any(j.kind == SCORE for j in needed):
+            raise FerbenchError(f"the {self.kind} executor does not run pool-level scoring "
+                                "(the fidelity protocol) yet; run it with --executor in-process")
         cells = [j for j in needed if j.kind == CELL]
         if not cells:
             return results
