@@ -174,7 +174,7 @@ def _curves(st, records: list[dict]) -> None:
             layers.append(alt.Chart(base).mark_rule(strokeDash=[4, 4], color="gray").encode(
                 y="accuracy:Q", tooltip=[alt.Tooltip("accuracy:Q", title="real only %",
                                                      format=".1f")]))
-        st.altair_chart(alt.layer(*layers), use_container_width=True)
+        st.altair_chart(alt.layer(*layers), width="stretch")
 
 
 def _cell_label(r: dict) -> str:
@@ -195,7 +195,7 @@ def _per_class(st, records: list[dict], cell: dict | None) -> None:
         st.altair_chart(alt.Chart(df).mark_rect().encode(
             x=alt.X("class:N"), y=alt.Y("row:N", title=None),
             color=alt.Color("recall %:Q", scale=alt.Scale(domain=[0, 100])),
-            tooltip=["row", "class", "recall %", "seeds"]), use_container_width=True)
+            tooltip=["row", "class", "recall %", "seeds"]), width="stretch")
     if cell is not None and cell.get("confusion"):
         st.markdown(f"Confusion matrix of **{_cell_label(cell)}** (rows true, columns predicted)")
         cm = pd.DataFrame(cell["confusion"], index=cell["classes"], columns=cell["classes"])

@@ -215,9 +215,9 @@ def ranked(rows: list[dict]) -> list[dict]:
         lead = scored[0] if scored else None
         for i, r in enumerate(scored, 1):
             r["rank"] = i
-            r["tie"] = (i > 1 and None not in (r.get("best_accuracy_hi"),
-                                               lead.get("best_accuracy_lo"))
-                        and r["best_accuracy_hi"] >= lead["best_accuracy_lo"])
+            r["tie"] = bool(i > 1 and None not in (r.get("best_accuracy_hi"),
+                                                    lead.get("best_accuracy_lo"))
+                            and r["best_accuracy_hi"] >= lead["best_accuracy_lo"])
         for r in recs:
             r.setdefault("rank", None)
             r.setdefault("tie", False)
