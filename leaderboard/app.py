@@ -142,6 +142,13 @@ def _overview(st, records: list[dict]) -> list[dict]:
         st.markdown(f"**{setting_title(grp[0])}**")
         if grp[0]["dataset"] == "toyfaces":
             st.warning("toyfaces is a smoke test of the pipeline, not a FER result.")
+        lead = grp[0]
+        if lead.get("rank") == 1:
+            st.markdown(f"Leader: **{lead['generator']}** at "
+                        f"{100 * lead['best_accuracy']:.1f}% test accuracy (k = "
+                        f"{lead['best_k']:g}, chosen on validation; real only "
+                        + (f"{100 * lead['real_only']:.1f}%)" if lead.get("real_only")
+                           is not None else f"{DASH})"))
         st.dataframe(_styled(leaderboard_table(grp)), hide_index=True)
     return rows
 

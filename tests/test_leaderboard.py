@@ -145,6 +145,7 @@ def test_app_table_values_sort_and_tie(tmp_path, monkeypatch):
     assert t.loc[1, "tie"] == "≈ leader" and t.loc[0, "tie"] == ""
     assert "None" not in t.astype(str).to_string()
     assert any("validation" in c.value for c in at.caption)
+    assert any("Leader: **gen-top** at 66.7%" in m.value for m in at.markdown)
 
 
 def test_app_filter_and_fidelity_and_details(tmp_path, monkeypatch):
