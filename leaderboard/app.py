@@ -98,7 +98,13 @@ def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
 def _styled(df: pd.DataFrame):
     """Display formatting only: one decimal, "–" for missing values (the data stay numeric)."""
     num = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
-    return df.style.format({c: "{:.1f}" for c in num}, na_rep=DASH)
+    # the browser grid shows NaN as "None" whatever na_rep says: drop columns with no value in
+    # this setting (e.g. CAS without synthetic-only cells) so no column is all "None"
+    df = df.drop(columns=[c for c in num if df[c].isna().all()])
+    fmt = {c: "{:.1f}" for c in num if c in df.columns}
+    if COLUMNS["best_k"] in df.columns:
+        fmt[COLUMNS["best_k"]] = "{:g}"
+    return df.style.format(fmt, na_rep=DASH)
 
 
 def apply_filters(flat: pd.DataFrame, choice: dict) -> pd.DataFrame:
