@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from factories import make_result  # noqa: E402
-
 from ferbench.results.store import ResultStore, validate_record  # noqa: E402
 
 APP = str(ROOT / "leaderboard" / "app.py")

@@ -128,11 +128,17 @@ def _options(flat: pd.DataFrame, key: str) -> list[str]:
     return [ALL, *sorted(vals, key=lambda v: (len(v), v))]
 
 
-def _overview(st, records: list[dict]) -> list[dict]:
-    rows = ranked(leaderboard(records))
+def _load_rows(path: str, ids: tuple, stamp: tuple) -> tuple[list[dict], list[dict]]:
+    """Full records of the selected cells and their ranked leaderboard rows (cached by the
+    app on the selection and the store's size and latest timestamp)."""
+    records = ResultStore(path).get_cells(list(ids))
+    return records, ranked(leaderboard(records))
+
+
+def _overview(st, rows: list[dict]) -> None:
     if not rows:
         st.info("No generator cells in this selection (only real-only baselines).")
-        return rows
+        return
     st.caption("Best k is chosen on **validation** accuracy; its **test** accuracy is shown. "
                "Δ is paired against the real-only cell of the same setting and seed. "
                "95% CI: bootstrap over test images (1 seed) or t-interval over seeds. "
@@ -156,7 +162,6 @@ def _overview(st, records: list[dict]) -> list[dict]:
                         + (f"{100 * lead['real_only']:.1f}%)" if lead.get("real_only")
                            is not None else f"{DASH})"))
         st.dataframe(_styled(leaderboard_table(grp)), hide_index=True)
-    return rows
 
 
 def _curves(st, records: list[dict]) -> None:
@@ -283,16 +288,18 @@ def main() -> None:
     if sel.empty:
         st.info("No cells match these filters.")
         return
-    records = store.get_cells(list(sel["cell_id"]))
+    stamp = (len(flat), str(flat["created_at"].max()))  # new results invalidate the cache
+    records, rows = st.cache_data(_load_rows, max_entries=4, show_spinner="Reading results…")(
+        path, tuple(sel["cell_id"]), stamp)
     tabs = st.tabs(["Overview", "Ratio curves", "Per class", "Fidelity", "Samples",
                     "Run details"])
     with tabs[0]:
-        rows = _overview(st, records)
+        _overview(st, rows)
         c1, c2 = st.columns(2)
         c1.download_button("Download CSV", leaderboard_csv(rows), "ferbench_leaderboard.csv",
                            "text/csv")
-        c2.download_button("Download JSON (cells)", json.dumps(records, default=str),
-                           "ferbench_cells.json", "application/json")
+        c2.download_button("Download JSON", json.dumps(rows, default=str, indent=1),
+                           "ferbench_leaderboard.json", "application/json")
     with tabs[1]:
         _curves(st, records)
     labels = {_cell_label(r): r for r in records}
