@@ -1,5 +1,5 @@
-"""The ``ferbench`` command line: run | ls | results | validate | check | submit | export |
-import."""
+"""The ``ferbench`` command line: run | ls | results | leaderboard | validate | check |
+submit | export | import."""
 
 from __future__ import annotations
 
@@ -109,12 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"))
 
     res = sub.add_parser("results", help="print stored scores as tables")
-    res.add_argument("--protocol")
-    res.add_argument("--dataset")
-    res.add_argument("--generator")
-    res.add_argument("--store")
+    res.add_argument("--protocol", help="only cells of this protocol name")
+    res.add_argument("--dataset", help="only cells trained on this dataset")
+    res.add_argument("--generator", help="only runs of this generator (the real-only baseline "
+                                         "of its settings is kept)")
+    res.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
     res.add_argument("--json", nargs="?", const="-", metavar="PATH",
                      help="export the stored cells as JSON (to PATH, or stdout)")
+    res.add_argument("--csv", nargs="?", const="-", metavar="PATH",
+                     help="export the leaderboard rows (one per setting and generator) as CSV "
+                          "(to PATH, or stdout)")
+
+    lb = sub.add_parser("leaderboard", help="start the Streamlit leaderboard on a results store")
+    lb.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
+    lb.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
+    lb.add_argument("--address", default="localhost",
+                    help="address to listen on (default localhost)")
 
     v = sub.add_parser("validate", help="strictly parse a protocol YAML file")
     v.add_argument("protocol")
@@ -165,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             from ferbench.submit.folder_generator import register_submissions
 
             register_submissions()
-        return {"run": cmd_run, "ls": cmd_ls, "results": cmd_results,
+        return {"run": cmd_run, "ls": cmd_ls, "results": _quiet_pipe(cmd_results),
                 "validate": cmd_validate, "check": cmd_check, "submit": cmd_submit,
-                "export": cmd_export, "import": cmd_import}[args.command](args)
+                "export": cmd_export, "import": cmd_import,
+                "leaderboard": cmd_leaderboard}[args.command](args)
     except KeyboardInterrupt:
         print("ferbench: interrupted; finished cells are stored, re-run the same command to "
               "resume", file=sys.stderr)
@@ -303,26 +314,74 @@ def cmd_ls(args) -> int:
     return 0
 
 
+def _quiet_pipe(fn):
+    """Wrap a printing command so that ``ferbench results | head`` ends quietly: a closed
+    stdout is not an error (Python would otherwise print a traceback and a second error at
+    interpreter exit)."""
+    import functools
+    import os
+
+    @functools.wraps(fn)
+    def wrapped(args) -> int:
+        try:
+            rc = fn(args)
+            sys.stdout.flush()
+            return rc
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+    return wrapped
+
+
+def _nothing_matches(store, filters: dict, generator: str | None) -> str:
+    """The message for a filter that matches no cell: what exists, and did-you-mean."""
+    import difflib
+
+    rows = store.cells()
+    lines = ["no stored cells match " + ", ".join(
+        f"{k}={v}" for k, v in {**filters, "generator": generator}.items() if v is not None)]
+    for key in ("protocol", "dataset", "generator"):
+        have = sorted({str(r[key]) for r in rows if r.get(key) is not None})
+        want = filters.get(key) if key != "generator" else generator
+        hint = ""
+        if want is not None and want not in have:
+            close = difflib.get_close_matches(str(want), have, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+        lines.append(f"  {key}s stored: {', '.join(have) or '(none)'}{hint}")
+    return "\n".join(lines)
+
+
 def cmd_results(args) -> int:
-    from ferbench.results.query import runs, summarize
-    from ferbench.results.report import format_summary
+    from ferbench.results.query import leaderboard, runs, summarize
+    from ferbench.results.report import format_summary, leaderboard_csv
 
     store = _store(args.store)
     filters = {k: v for k, v in (("protocol", args.protocol), ("dataset", args.dataset))
                if v is not None}
     rows = store.cells(**filters)
-    records = store.get_cells([r["cell_id"] for r in rows])
-    if args.json is not None:
-        text = json.dumps(records, indent=2, default=str)
-        if args.json == "-":
-            print(text)
+    if args.generator:
+        keep = {r["generator"] for r in rows} & {args.generator}
+        rows = [r for r in rows if r["generator"] is None or r["generator"] in keep]
+        if not keep:
+            rows = []
+    if not rows:
+        if not len(store):
+            print("no results stored yet; run 'ferbench run ...' first")
         else:
-            with open(args.json, "w") as fh:
-                fh.write(text + "\n")
-            log.info("wrote %d cells to %s", len(records), args.json)
+            print(_nothing_matches(store, filters, args.generator))
         return 0
-    if not records:
-        print("no results stored yet; run 'ferbench run ...' first")
+    records = store.get_cells([r["cell_id"] for r in rows])
+    if args.json is not None or args.csv is not None:
+        text = (json.dumps(records, indent=2, default=str) if args.json is not None
+                else leaderboard_csv(leaderboard(records)))
+        dest = args.json if args.json is not None else args.csv
+        if dest == "-":
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            with open(dest, "w") as fh:
+                fh.write(text if text.endswith("\n") else text + "\n")
+            log.info("wrote %d cells to %s", len(records), dest)
         return 0
     for header, recs in runs(records):
         gen = header.get("generator")
@@ -336,6 +395,41 @@ def cmd_results(args) -> int:
         print(format_summary(summarize(recs), title=title))
         print()
     return 0
+
+
+def leaderboard_command(store: str, port: int, address: str = "localhost") -> list[str]:
+    """The ``streamlit run`` command line for the leaderboard: headless, no usage statistics,
+    minimal toolbar (no Deploy button); the store path goes to the app as ``--store``."""
+    from pathlib import Path
+
+    import ferbench_leaderboard
+
+    app = Path(ferbench_leaderboard.__file__).with_name("app.py")
+    return [sys.executable, "-m", "streamlit", "run", str(app),
+            "--server.headless", "true", "--server.port", str(port),
+            "--server.address", address, "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal", "--global.developmentMode", "false",
+            "--", "--store", store]
+
+
+def cmd_leaderboard(args) -> int:
+    import importlib.util
+    import os
+    import subprocess
+
+    from ferbench.results.store import default_store_path
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise FerbenchError("the leaderboard needs streamlit: pip install 'ferbench[leaderboard]'")
+    store = str(args.store or default_store_path())
+    cmd = leaderboard_command(store, args.port, args.address)
+    print(f"ferbench leaderboard on http://{args.address}:{args.port} (store {store})",
+          file=sys.stderr)
+    env = {**os.environ, "FERBENCH_STORE": store}
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_validate(args) -> int:

@@ -1,76 +1,320 @@
 """ferbench leaderboard (Streamlit). Reads the DuckDB results store read-only, through the one
 query layer (:mod:`ferbench.results.query`) that the CLI uses too.
 
-Run: ``streamlit run leaderboard/app.py`` (store from ``$FERBENCH_STORE`` or
-``$FERBENCH_HOME/results.duckdb``). Each read opens the store, reads, and closes it, so a
+Run: ``ferbench leaderboard [--store PATH] [--port N]`` (or ``streamlit run leaderboard/app.py
+-- --store PATH``; else ``$FERBENCH_STORE`` or ``$FERBENCH_HOME/results.duckdb``). Each read
+opens the store read-only, reads, and closes it (retrying while a writer holds the lock), so a
 running benchmark can keep writing. Importing this module renders nothing; ``main()`` does.
+
+Decisions: ranks, ties and significance are per comparable setting only (numbers from
+different data, budgets or classifiers are not comparable); a row ties with the leader when
+their 95% CIs overlap; "*" marks a paired Δ-vs-real CI that excludes 0. CIs are the bootstrap
+CI over test images for one seed and the Student-t interval over seeds otherwise.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import os
+import sys
 
+import numpy as np
 import pandas as pd
 
-from ferbench.results.query import leaderboard
+from ferbench.results.query import (
+    SETTING_KEYS,
+    leaderboard,
+    per_class_recall,
+    ranked,
+    ratio_curves,
+    reproduce_command,
+)
+from ferbench.results.report import leaderboard_csv
 from ferbench.results.store import ResultStore, default_store_path
 
 COLUMNS = {
-    "generator": "generator", "cas": "CAS (synthetic-only, k=1) %", "best_k": "best mix k",
-    "best_accuracy": "best mix acc %", "delta_vs_real": "Δ vs real only (points)",
-    "real_only": "real only %", "seeds": "seeds",
+    "rank": "rank", "generator": "generator", "tie_mark": "tie", "best_k": "best mix k",
+    "best_accuracy": "best mix acc %", "acc_ci": "acc 95% CI",
+    "delta_vs_real": "Δ vs real only (points)", "delta_ci": "Δ 95% CI", "sig": "Δ≠0",
+    "cas": "CAS (synthetic-only, k=1) %", "real_only": "real only %", "seeds": "seeds",
+    "note": "note",
 }
+FILTERS = ("dataset", "protocol", "classifier", "budget", "resolution", "real_per_class",
+           "generator")
+ALL = "all"
+DASH = "–"
 
 
-def leaderboard_table(records: list[dict]) -> pd.DataFrame:
-    """One row per (comparable setting, generator), best k chosen on validation, the paired Δ
-    against the real-only cell of the same setting; percentages."""
-    rows = leaderboard(records)
-    df = pd.DataFrame(rows)
-    if df.empty:
+def store_path(argv: list[str] | None = None) -> str:
+    """``--store PATH`` after ``streamlit run app.py --``, else $FERBENCH_STORE, else the
+    default store."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--store" in argv and argv.index("--store") + 1 < len(argv):
+        return argv[argv.index("--store") + 1]
+    return os.environ.get("FERBENCH_STORE") or str(default_store_path())
+
+
+def _pct(v) -> float:
+    return float("nan") if v is None else 100.0 * float(v)
+
+
+def _ci_text(lo, hi, scale: float = 100.0) -> str:
+    if lo is None or hi is None:
+        return DASH
+    return f"[{scale * lo:.1f}, {scale * hi:.1f}]"
+
+
+def setting_title(row: dict) -> str:
+    rpc = row.get("real_per_class")
+    return (f"{row['dataset']} → {row.get('test_dataset') or row['dataset']} · "
+            f"{row['protocol']} v{row.get('protocol_version')} · {row['classifier']} · "
+            f"budget {row['budget']} · {row['resolution']}px×{row.get('channels')} · "
+            f"real/class {rpc if rpc is not None else 'all'}")
+
+
+def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
+    """One setting's ranked leaderboard rows (:func:`ranked`) as a display frame: numbers in
+    percent (kept numeric so the columns sort), CIs as text, missing values as "–"."""
+    if not rows:
         return pd.DataFrame(columns=list(COLUMNS.values()))
-    for c in ("cas", "best_accuracy", "delta_vs_real", "real_only"):
+    df = pd.DataFrame([{
+        "rank": r.get("rank"), "generator": r["generator"],
+        "tie_mark": "≈ leader" if r.get("tie") else "",
+        "best_k": r.get("best_k"), "best_accuracy": _pct(r.get("best_accuracy")),
+        "acc_ci": _ci_text(r.get("best_accuracy_lo"), r.get("best_accuracy_hi")),
+        "delta_vs_real": _pct(r.get("delta_vs_real")),
+        "delta_ci": _ci_text(r.get("delta_lo"), r.get("delta_hi")),
+        "sig": {True: "*", False: "", None: DASH}[r.get("significant")],
+        "cas": _pct(r.get("cas")), "real_only": _pct(r.get("real_only")),
+        "seeds": r.get("seeds"), "note": r.get("note") or "",
+    } for r in rows])
+    for c in ("best_accuracy", "delta_vs_real", "cas", "real_only"):
+        df[c] = df[c].round(1)
+    df["rank"] = df["rank"].astype("Int64")
+    return df[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
+
+
+def _styled(df: pd.DataFrame):
+    """Display formatting only: one decimal, "–" for missing values (the data stay numeric)."""
+    num = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    # the browser grid shows NaN as "None" whatever na_rep says: drop columns with no value in
+    # this setting (e.g. CAS without synthetic-only cells) so no column is all "None"
+    df = df.drop(columns=[c for c in num if df[c].isna().all()])
+    fmt = {c: "{:.1f}" for c in num if c in df.columns}
+    if COLUMNS["best_k"] in df.columns:
+        fmt[COLUMNS["best_k"]] = "{:g}"
+    return df.style.format(fmt, na_rep=DASH)
+
+
+def apply_filters(flat: pd.DataFrame, choice: dict) -> pd.DataFrame:
+    """Keep the flat cell rows matching every non-"all" choice. The generator filter keeps the
+    real-only baseline cells (generator None) so Δ and the reference line still exist."""
+    out = flat
+    for key, val in choice.items():
+        if val == ALL:
+            continue
+        if key == "generator":
+            out = out[(out["generator"] == val) | out["generator"].isna()]
+        else:
+            out = out[out[key].astype(str) == val]
+    return out
+
+
+def _options(flat: pd.DataFrame, key: str) -> list[str]:
+    vals = flat[key].dropna().astype(str).unique().tolist()
+    if key == "real_per_class" and flat[key].isna().any():
+        vals.append("None")
+    return [ALL, *sorted(vals, key=lambda v: (len(v), v))]
+
+
+def _load_rows(path: str, ids: tuple, stamp: tuple) -> tuple[list[dict], list[dict]]:
+    """Full records of the selected cells and their ranked leaderboard rows (cached by the
+    app on the selection and the store's size and latest timestamp)."""
+    records = ResultStore(path).get_cells(list(ids))
+    return records, ranked(leaderboard(records))
+
+
+def _overview(st, rows: list[dict]) -> None:
+    if not rows:
+        st.info("No generator cells in this selection (only real-only baselines).")
+        return
+    st.caption("Best k is chosen on **validation** accuracy; its **test** accuracy is shown. "
+               "Δ is paired against the real-only cell of the same setting and seed. "
+               "95% CI: bootstrap over test images (1 seed) or t-interval over seeds. "
+               "'≈ leader': CI overlaps the leader's. '*': Δ CI excludes 0.")
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(str(r.get(k)) for k in ("dataset", "test_dataset", "protocol",
+                                                         "protocol_version", "classifier",
+                                                         "budget", "resolution", "channels",
+                                                         "real_per_class", "real_fraction",
+                                                         "epochs")), []).append(r)
+    for grp in groups.values():
+        st.markdown(f"**{setting_title(grp[0])}**")
+        if grp[0]["dataset"] == "toyfaces":
+            st.warning("toyfaces is a smoke test of the pipeline, not a FER result.")
+        lead = grp[0]
+        if lead.get("rank") == 1:
+            st.markdown(f"Leader: **{lead['generator']}** at "
+                        f"{100 * lead['best_accuracy']:.1f}% test accuracy (k = "
+                        f"{lead['best_k']:g}, chosen on validation; real only "
+                        + (f"{100 * lead['real_only']:.1f}%)" if lead.get("real_only")
+                           is not None else f"{DASH})"))
+        st.dataframe(_styled(leaderboard_table(grp)), hide_index=True)
+
+
+def _curves(st, records: list[dict]) -> None:
+    import altair as alt
+
+    df = pd.DataFrame(ratio_curves(records))
+    if df.empty:
+        st.info("No mix cells in this selection.")
+        return
+    for c in ("accuracy", "lo", "hi"):
         df[c] = df[c].astype(float) * 100
-    df = df.sort_values("best_accuracy", ascending=False, na_position="last")
-    keep = ["dataset", "protocol", "budget", "real_per_class", "resolution", *COLUMNS]
-    return df[keep].rename(columns=COLUMNS).reset_index(drop=True)
+    df["setting"] = df.apply(lambda r: setting_title(r.to_dict()), axis=1)
+    for setting, d in df.groupby("setting", sort=True):
+        st.markdown(f"**{setting}**")
+        base = d[d["generator"].isna()]
+        mix = d[d["generator"].notna() & (d["ratio"] > 0)]
+        if not base.empty:  # each generator's line starts at the shared real-only point
+            mix = pd.concat([mix] + [base.assign(generator=g) for g in mix["generator"].unique()])
+        x = alt.X("ratio:Q", title="synthetic : real ratio k", scale=alt.Scale(domain=[0, 5]))
+        y = alt.Y("accuracy:Q", title="test accuracy %", scale=alt.Scale(zero=False))
+        line = alt.Chart(mix).mark_line(point=True).encode(
+            x=x, y=y, color="generator:N",
+            tooltip=["generator", "ratio", alt.Tooltip("accuracy:Q", format=".1f"), "seeds"])
+        band = alt.Chart(mix.dropna(subset=["lo", "hi"])).mark_area(opacity=0.15).encode(
+            x=x, y="lo:Q", y2="hi:Q", color="generator:N")
+        layers = [band, line]
+        if not base.empty:
+            layers.append(alt.Chart(base).mark_rule(strokeDash=[4, 4], color="gray").encode(
+                y="accuracy:Q", tooltip=[alt.Tooltip("accuracy:Q", title="real only %",
+                                                     format=".1f")]))
+        st.altair_chart(alt.layer(*layers), width="stretch")
+
+
+def _cell_label(r: dict) -> str:
+    return (f"{r.get('generator') or 'real only'} · {r['mode']} k={float(r['ratio']):g} · "
+            f"seed {r['seed']} · {r['dataset']}/{r['protocol']}/{r['budget']} · "
+            f"{r['cell_id'][:8]}")
+
+
+def _per_class(st, records: list[dict], cell: dict | None) -> None:
+    import altair as alt
+
+    df = pd.DataFrame(per_class_recall(records))
+    if df.empty:
+        st.info("No per-class scores stored.")
+    else:
+        df["row"] = df.apply(lambda r: f"{r['generator']} · {r['mode']} k={r['ratio']:g}", axis=1)
+        df["recall %"] = (df["recall"] * 100).round(1)
+        st.altair_chart(alt.Chart(df).mark_rect().encode(
+            x=alt.X("class:N"), y=alt.Y("row:N", title=None),
+            color=alt.Color("recall %:Q", scale=alt.Scale(domain=[0, 100])),
+            tooltip=["row", "class", "recall %", "seeds"]), width="stretch")
+    if cell is not None and cell.get("confusion"):
+        st.markdown(f"Confusion matrix of **{_cell_label(cell)}** (rows true, columns predicted)")
+        cm = pd.DataFrame(cell["confusion"], index=cell["classes"], columns=cell["classes"])
+        st.dataframe(cm)
+
+
+def _fidelity(st, store: ResultStore) -> None:
+    pools = store.pool_results()
+    rows = [{"generator": p.get("generator"), "protocol": p["protocol"], "pool": p["pool_id"][:8],
+             "metric": s["metric"], "value": s.get("value"), "lo": s.get("lo"),
+             "hi": s.get("hi"), "higher is better": s.get("higher_is_better"), "n": s.get("n"),
+             "note": s.get("note") or ""} for p in pools for s in p["scores"]]
+    if not rows:
+        st.info("No pool-level (fidelity) results stored yet.")
+        return
+    df = pd.DataFrame(rows)
+    st.dataframe(df.style.format({c: "{:.3g}" for c in ("value", "lo", "hi")}, na_rep=DASH),
+                 hide_index=True)
+
+
+def _samples(st, cell: dict | None) -> None:
+    from ferbench.engine.artifacts import pool_dir
+
+    pid = (cell or {}).get("pool_id")
+    path = pool_dir(pid) / "block_0.npz" if pid else None
+    if path is None or not path.is_file():
+        st.info("No synthetic pool on this machine for the chosen cell.")
+        return
+    with np.load(path, allow_pickle=False) as z:
+        images, labels = z["images"], z["labels"]
+    classes = cell.get("classes") or []
+    for c in np.unique(labels)[:8]:
+        name = classes[c] if c < len(classes) else str(c)
+        imgs = [im.squeeze() for im in images[labels == c][:8]]
+        st.image(imgs, caption=[name] * len(imgs), width=64)
+
+
+def _details(st, cell: dict | None, records: list[dict]) -> None:
+    if cell is None:
+        return
+    same = [r for r in records if all(r.get(k) == cell.get(k) for k in SETTING_KEYS)
+            and r.get("generator") == cell.get("generator")]
+    cmd = reproduce_command(cell, seeds=[r["seed"] for r in same],
+                            ratios=[r["ratio"] for r in same])
+    st.markdown("Reproduce this run:")
+    st.code(cmd, language="bash")
+    prov = {k: v for k, v in cell.items()
+            if k not in ("y_true", "y_pred", "confusion", "per_class", "spec")}
+    st.json(prov, expanded=False)
 
 
 def main() -> None:
     import streamlit as st
 
-    st.set_page_config(page_title="ferbench leaderboard", layout="wide")
+    st.set_page_config(page_title="ferbench leaderboard", layout="wide",
+                       menu_items={"Get help": None, "Report a bug": None, "About": None})
     st.title("ferbench: synthetic facial-expression training data")
-    path = os.environ.get("FERBENCH_STORE") or str(default_store_path())
+    path = store_path()
     store = ResultStore(path)
-    rows = store.cells()
-    if not rows:
+    flat = store.scores_frame()
+    if flat.empty:
         st.info(f"No results in {path} yet. Run `ferbench run --generator real-augment "
                 "--protocol mix` first.")
         return
-    df = pd.DataFrame(rows)
-    c1, c2, c3 = st.columns(3)
-    dataset = c1.selectbox("dataset", sorted(df["dataset"].unique()))
-    df = df[df["dataset"] == dataset]
-    budget = c2.selectbox("budget", sorted(df["budget"].unique()))
-    df = df[df["budget"] == budget]
-    classifier = c3.selectbox("classifier", sorted(df["classifier"].unique()))
-    df = df[df["classifier"] == classifier]
-    if dataset == "toyfaces":
-        st.warning("toyfaces is a smoke test of the pipeline, not a FER result.")
-    records = store.get_cells(list(df["cell_id"]))
-    st.subheader("Generators")
-    st.caption("Best k is chosen on validation; Δ is paired against the real-only cell of the "
-               "same setting and seed.")
-    st.dataframe(leaderboard_table(records), hide_index=True)
-    st.subheader("Accuracy by synthetic:real ratio (mix)")
-    mix = df[(df["mode"] == "mix") | (df["ratio"] == 0)]
-    pivot = (mix.assign(generator=mix["generator"].fillna("(real only)"))
-             .pivot_table(index="generator", columns="ratio", values="accuracy", aggfunc="mean")
-             * 100)
-    st.dataframe(pivot.round(1))
-    with st.expander("All cells (with provenance)"):
-        st.dataframe(df, hide_index=True)
+    st.caption(f"Store `{path}` · last result {flat['created_at'].max()} · read "
+               f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+    with st.sidebar:
+        st.header("Filters")
+        choice = {k: st.selectbox(k.replace("_", " "), _options(flat, k), key=f"f_{k}")
+                  for k in FILTERS}
+    sel = apply_filters(flat, choice)
+    if sel.empty:
+        st.info("No cells match these filters.")
+        return
+    stamp = (len(flat), str(flat["created_at"].max()))  # new results invalidate the cache
+    records, rows = st.cache_data(_load_rows, max_entries=4, show_spinner="Reading results…")(
+        path, tuple(sel["cell_id"]), stamp)
+    tabs = st.tabs(["Overview", "Ratio curves", "Per class", "Fidelity", "Samples",
+                    "Run details"])
+    with tabs[0]:
+        _overview(st, rows)
+        c1, c2 = st.columns(2)
+        c1.download_button("Download CSV", leaderboard_csv(rows), "ferbench_leaderboard.csv",
+                           "text/csv")
+        c2.download_button("Download JSON", json.dumps(rows, default=str, indent=1),
+                           "ferbench_leaderboard.json", "application/json")
+    with tabs[1]:
+        _curves(st, records)
+    labels = {_cell_label(r): r for r in records}
+    with tabs[2]:
+        pick = st.selectbox("cell for the confusion matrix", list(labels), key="cm_cell")
+        _per_class(st, records, labels.get(pick))
+    with tabs[3]:
+        _fidelity(st, store)
+    with tabs[4]:
+        pick_s = st.selectbox("cell", [k for k, r in labels.items() if r.get("pool_id")] or
+                              ["(none)"], key="sample_cell")
+        _samples(st, labels.get(pick_s))
+    with tabs[5]:
+        pick_d = st.selectbox("cell", list(labels), key="detail_cell")
+        _details(st, labels.get(pick_d), records)
 
 
 if __name__ == "__main__":

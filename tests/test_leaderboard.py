@@ -3,10 +3,11 @@ query layer's baseline matching."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from factories import make_result
-from ferbench.results.query import leaderboard, summarize
+from factories import make_pool_result, make_result
+from ferbench.results.query import leaderboard, ranked, summarize
 from ferbench.results.store import ResultStore
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -77,3 +78,128 @@ def test_baseline_matches_settings():
     assert len(rows) == 1
     assert rows[0]["real_only"] == pytest.approx(0.50)
     assert rows[0]["best_k"] == 1.0
+
+
+def _store_with(tmp_path, cells, pools=()):
+    store = ResultStore(tmp_path / "r.duckdb")
+    for c in cells:
+        store.write_cell(c)
+    for p in pools:
+        store.write_pool_result(p)
+    return tmp_path / "r.duckdb"
+
+
+def test_t_interval_matches_scipy():
+    from scipy import stats
+
+    from ferbench.results.query import t_interval
+
+    vals = [0.50, 0.55, 0.61]
+    lo, hi = t_interval(float(np.mean(vals)), float(np.std(vals, ddof=1)), 3)
+    ref = stats.t.interval(0.95, 2, loc=np.mean(vals), scale=stats.sem(vals))
+    assert (lo, hi) == pytest.approx(ref)
+    assert t_interval(0.5, float("nan"), 1) == (None, None)
+
+
+def test_multi_seed_ci_ties_and_significance():
+    """Three seeds: the best-k CI is the t-interval over seeds; a generator whose CI overlaps
+    the leader's is marked as a tie; the Δ CI decides the significance marker."""
+    recs = []
+    for s, (a, b) in enumerate([(0.80, 0.78), (0.82, 0.70), (0.84, 0.86)]):
+        recs.append(_cell(0.0, None, 0.50, 0.50, seed=s).to_record())
+        recs.append(_cell(1.0, "gen-a", a, 0.6, seed=s).to_record())
+        recs.append(_cell(1.0, "gen-b", b, 0.6, seed=s).to_record())
+    rows = ranked(leaderboard(recs, n_boot=50))
+    by = {r["generator"]: r for r in rows}
+    assert [r["generator"] for r in rows] == ["gen-a", "gen-b"]
+    assert by["gen-a"]["rank"] == 1 and by["gen-b"]["rank"] == 2
+    a = [0.80, 0.82, 0.84]
+    half = stats_t(2) * np.std(a, ddof=1) / np.sqrt(3)
+    assert by["gen-a"]["best_accuracy_lo"] == pytest.approx(0.82 - half)
+    assert by["gen-b"]["tie"] is True and by["gen-a"]["tie"] is False
+    # identical y_pred in mix and baseline cells -> per-seed Δ = 0 -> CI [0, 0] (not > 0)
+    assert by["gen-a"]["significant"] is False
+
+
+def stats_t(df):
+    from scipy import stats
+
+    return stats.t.ppf(0.975, df)
+
+
+def test_app_table_values_sort_and_tie(tmp_path, monkeypatch):
+    db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50),
+                                _cell(1.0, "gen-low", 0.60, 0.40),
+                                _cell(1.0, "gen-top", 0.6666, 0.70),
+                                _cell(2.0, "gen-top", 0.30, 0.20)])
+    monkeypatch.setenv("FERBENCH_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    t = at.dataframe[0].value
+    assert list(t["generator"]) == ["gen-top", "gen-low"]
+    assert list(t["rank"]) == [1, 2]
+    assert t.loc[0, "best mix acc %"] == pytest.approx(66.7)  # rounded to 1 decimal
+    assert t.loc[0, "best mix k"] == 1.0  # chosen on validation (k=2 is worse there)
+    assert t.loc[0, "acc 95% CI"] == "[56.7, 76.7]"
+    # factory CIs are ±10 points: 60±10 overlaps 66.7±10 -> tie with the leader
+    assert t.loc[1, "tie"] == "≈ leader" and t.loc[0, "tie"] == ""
+    assert "None" not in t.astype(str).to_string()
+    assert any("validation" in c.value for c in at.caption)
+    assert any("Leader: **gen-top** at 66.7%" in m.value for m in at.markdown)
+
+
+def test_app_filter_and_fidelity_and_details(tmp_path, monkeypatch):
+    db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50), _cell(1.0, "gen-a", 0.6, 0.6),
+                                _cell(1.0, "gen-b", 0.4, 0.4)], pools=[make_pool_result()])
+    monkeypatch.setenv("FERBENCH_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.sidebar.selectbox(key="f_generator").select("gen-b").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["generator"]) == ["gen-b"]
+    fid = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
+    assert set(fid["metric"]) == {"fid", "label_fidelity", "fid_class_disgust"}
+    assert fid.loc[fid["metric"] == "fid", "value"].item() == pytest.approx(12.5)
+    sb = at.selectbox(key="detail_cell")
+    sb.select(next(o for o in sb.options if o.startswith("gen-b"))).run()
+    code = [c.value for c in at.code]
+    assert any("--generator gen-b" in c and "--budget smoke" in c for c in code)
+
+
+def test_app_empty_selection_and_empty_fidelity(tmp_path, monkeypatch):
+    db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50)])
+    monkeypatch.setenv("FERBENCH_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    infos = [i.value for i in at.info]
+    assert any("only real-only" in v for v in infos)
+    assert any("No pool-level" in v for v in infos)
+
+
+def test_reproduce_command_round_trips_through_the_parser():
+    from ferbench.cli import build_parser
+    from ferbench.results.query import reproduce_command
+
+    rec = _cell(2.0, "gen-a", 0.6, 0.6, seed=3).to_record()
+    cmd = reproduce_command(rec, seeds=[3, 1], ratios=[0, 1, 2])
+    args = build_parser().parse_args(cmd.split()[1:])
+    assert args.generator == "gen-a" and args.seeds == (1, 3) and args.ratios == (1.0, 2.0)
+    assert args.real_per_class == 30 and args.resolution == 48 and args.budget == "smoke"
+
+
+def test_leaderboard_command_is_headless_and_minimal():
+    from ferbench.cli import leaderboard_command
+
+    cmd = leaderboard_command("/x/r.duckdb", 8765)
+    line = " ".join(cmd)
+    for flag in ("--server.headless true", "--browser.gatherUsageStats false",
+                 "--client.toolbarMode minimal", "--server.port 8765", "--store /x/r.duckdb"):
+        assert flag in line
+    assert cmd[-2:] == ["--store", "/x/r.duckdb"]
+
+
+def test_no_tie_when_cis_are_apart():
+    recs = [_cell(0.0, None, 0.50, 0.50).to_record(), _cell(1.0, "hi", 0.80, 0.8).to_record(),
+            _cell(1.0, "lo", 0.40, 0.4).to_record()]  # [70, 90] vs [30, 50]
+    rows = ranked(leaderboard(recs, n_boot=50))
+    assert [(r["generator"], r["rank"], r["tie"]) for r in rows] == [("hi", 1, False),
+                                                                    ("lo", 2, False)]

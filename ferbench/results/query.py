@@ -160,14 +160,151 @@ def leaderboard(records: Iterable[dict], n_boot: int = 1000) -> list[dict]:
             "cas": cas["accuracy"] if cas else None,
             "best_k": summ["best_ratio"], "best_by": summ["best_by"],
             "best_accuracy": best["accuracy"] if best else None,
-            "best_accuracy_lo": best.get("accuracy_lo") if best else None,
-            "best_accuracy_hi": best.get("accuracy_hi") if best else None,
+            "best_accuracy_lo": _ci(best, "accuracy")[0] if best else None,
+            "best_accuracy_hi": _ci(best, "accuracy")[1] if best else None,
             "delta_vs_real": best.get("delta_accuracy") if best else None,
-            "delta_lo": best.get("delta_accuracy_lo") if best else None,
-            "delta_hi": best.get("delta_accuracy_hi") if best else None,
+            "delta_lo": _ci(best, "delta_accuracy")[0] if best else None,
+            "delta_hi": _ci(best, "delta_accuracy")[1] if best else None,
             "real_only": base["accuracy"] if base else None,
             "seeds": len({r["seed"] for r in recs if r.get("generator")}),
+            "best_n_seeds": len(best["seeds"]) if best else 0,
             "created_at": max(r["created_at"] for r in recs),
             "note": summ["best_note"],
         })
     return rows
+
+
+def t_interval(mean: float | None, sd: float | None, n: int,
+               level: float = 0.95) -> tuple[float | None, float | None]:
+    """Student-t interval of a mean over ``n`` seeds: mean ± t(n-1) · sd/√n. None when it is
+    undefined (n < 2 or no sd)."""
+    from scipy import stats
+
+    if mean is None or sd is None or n < 2 or not np.isfinite(sd):
+        return None, None
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def _ci(row: dict, key: str) -> tuple[float | None, float | None]:
+    """The 95% CI of ``row[key]``: the stored bootstrap CI over test images for one seed, the
+    t-interval over seeds otherwise."""
+    if row.get(key) is None:
+        return None, None
+    if row.get(key + "_lo") is not None:
+        return row[key + "_lo"], row[key + "_hi"]
+    return t_interval(row.get(key), row.get(key + "_sd"), len(row.get("seeds") or []))
+
+
+def ranked(rows: list[dict]) -> list[dict]:
+    """Leaderboard rows ranked within their comparable setting by best-k test accuracy.
+
+    Adds ``rank`` (1 = leader; rows without a best k are unranked, None), ``tie`` (True when
+    the row's 95% CI overlaps the leader's, so the order between them is not resolved; the
+    leader itself is not marked) and ``significant`` (True when the paired Δ-vs-real CI
+    excludes 0; None when there is no Δ CI). Decision: ranks are per setting, never across
+    settings, because numbers from different data, budgets or classifiers are not comparable.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in _ROW_SETTING), []).append(dict(r))
+    out = []
+    for recs in groups.values():
+        scored = sorted((r for r in recs if r.get("best_accuracy") is not None),
+                        key=lambda r: (-r["best_accuracy"], str(r["generator"])))
+        lead = scored[0] if scored else None
+        for i, r in enumerate(scored, 1):
+            r["rank"] = i
+            r["tie"] = bool(i > 1 and None not in (r.get("best_accuracy_hi"),
+                                                    lead.get("best_accuracy_lo"))
+                            and r["best_accuracy_hi"] >= lead["best_accuracy_lo"])
+        for r in recs:
+            r.setdefault("rank", None)
+            r.setdefault("tie", False)
+            lo, hi = r.get("delta_lo"), r.get("delta_hi")
+            r["significant"] = None if lo is None or hi is None else bool(lo > 0 or hi < 0)
+        out += scored + [r for r in recs if r["rank"] is None]
+    return out
+
+
+_ROW_SETTING = ("dataset", "test_dataset", "protocol", "protocol_version", "classifier",
+                "budget", "resolution", "channels", "real_per_class", "real_fraction", "epochs")
+
+
+def ratio_curves(records: Iterable[dict]) -> list[dict]:
+    """Accuracy against synthetic:real ratio, one row per (setting, generator, ratio) with its
+    95% CI (bootstrap for one seed, t over seeds): the data of the leaderboard's curves. Mix
+    cells and the real-only baseline (ratio 0, generator None) only."""
+    out = []
+    for header, recs in runs(records):
+        for row in _summary_no_delta(recs):
+            if row["mode"] == "synthetic":
+                continue
+            lo, hi = _ci(row, "accuracy")
+            out.append({**{k: header[k] for k in _ROW_SETTING},
+                        "generator": header.get("generator") if row["mode"] != "real"
+                        else None, "ratio": row["ratio"], "accuracy": row["accuracy"],
+                        "lo": lo, "hi": hi, "seeds": len(row["seeds"])})
+    uniq = {(tuple(r[k] for k in _ROW_SETTING), r["generator"], r["ratio"]): r for r in out}
+    return list(uniq.values())
+
+
+def _summary_no_delta(recs: list[dict]) -> list[dict]:
+    """Per-(mode, ratio) accuracy mean/sd/CI without the paired bootstrap (cheap)."""
+    from ferbench.metrics import seed_summary
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in recs:
+        groups.setdefault((r["mode"], float(r["ratio"])), []).append(r)
+    rows = []
+    for (mode, ratio), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        s = seed_summary([r["metrics"]["accuracy"] for r in rs])
+        row = {"mode": mode, "ratio": ratio, "seeds": [r["seed"] for r in rs],
+               "accuracy": s["mean"], "accuracy_sd": s["sd"]}
+        if len(rs) == 1:
+            row["accuracy_lo"] = rs[0]["metrics"].get("accuracy_lo")
+            row["accuracy_hi"] = rs[0]["metrics"].get("accuracy_hi")
+        rows.append(row)
+    return rows
+
+
+def per_class_recall(records: Iterable[dict]) -> list[dict]:
+    """Per-class recall rows ``{generator, ratio, mode, class, recall, seeds}`` averaged over
+    seeds (generator "(real only)" for the baseline): the heatmap's data."""
+    acc: dict[tuple, list[float]] = {}
+    for r in records:
+        gen = r.get("generator") or "(real only)"
+        for pc in r.get("per_class") or []:
+            acc.setdefault((gen, r["mode"], float(r["ratio"]), pc["class"]), []).append(
+                pc["recall"])
+    return [{"generator": g, "mode": m, "ratio": k, "class": c,
+             "recall": float(np.mean(v)), "seeds": len(v)}
+            for (g, m, k, c), v in sorted(acc.items(), key=lambda kv: str(kv[0]))]
+
+
+def reproduce_command(rec: dict, seeds: Iterable[int] | None = None,
+                      ratios: Iterable[float] | None = None) -> str:
+    """The ``ferbench run`` command line that reproduces a stored cell (or, given the run's
+    ``seeds`` and ``ratios``, the whole run the cell belongs to)."""
+    import shlex
+
+    parts = ["ferbench", "run"]
+    if rec.get("generator"):
+        parts += ["--generator", rec["generator"]]
+    parts += ["--protocol", rec["protocol"], "--dataset", rec["dataset"],
+              "--budget", str(rec["budget"]), "--seeds",
+              ",".join(str(x) for x in sorted(set(seeds or [rec["seed"]]))) + ","]
+    ks = sorted({float(x) for x in (ratios or [rec.get("ratio") or 0]) if x})
+    if ks:
+        parts += ["--ratios", ",".join(f"{k:g}" for k in ks)]
+    if rec.get("real_per_class") is not None:
+        parts += ["--real-per-class", str(rec["real_per_class"])]
+    if rec.get("real_fraction") not in (None, 1.0):
+        parts += ["--real-fraction", f"{rec['real_fraction']:g}"]
+    parts += ["--resolution", str(rec["resolution"]), "--channels", str(rec["channels"]),
+              "--classifier", rec["classifier"]]
+    if rec.get("epochs") is not None:
+        parts += ["--epochs", str(rec["epochs"])]
+    for k, v in sorted((rec.get("generator_params") or {}).items()):
+        parts += ["--param", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
+    return " ".join(shlex.quote(p) for p in parts)

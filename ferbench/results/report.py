@@ -71,3 +71,24 @@ def format_pool_results(records: list[dict], title: str = "") -> str:
             out.append(f"  {s['metric']:<28} {arrow} {val}{note}")
     out.append("never compare FIDs at different N; see README (Fidelity)")
     return "\n".join(out)
+LEADERBOARD_CSV_COLUMNS = ("dataset", "test_dataset", "protocol", "protocol_version",
+                           "classifier", "budget", "resolution", "channels", "real_per_class",
+                           "real_fraction", "epochs", "generator", "generator_version", "cas",
+                           "best_k", "best_by", "best_accuracy", "best_accuracy_lo",
+                           "best_accuracy_hi", "delta_vs_real", "delta_lo", "delta_hi",
+                           "real_only", "seeds", "created_at", "note")
+
+
+def leaderboard_csv(rows: list[dict]) -> str:
+    """Leaderboard rows (:func:`ferbench.results.query.leaderboard`) as CSV, fractions as
+    stored (0..1), empty cells for missing values."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(LEADERBOARD_CSV_COLUMNS), extrasaction="ignore",
+                       lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in LEADERBOARD_CSV_COLUMNS})
+    return buf.getvalue()
