@@ -9,7 +9,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from conftest import run_cli
 from ferbench.engine import Context, run_protocol
@@ -90,7 +89,6 @@ def _finished(store_path):
         return 0
 
 
-@pytest.mark.slow
 def test_resume_after_sigkill(shared_home, tmp_path):
     store = tmp_path / "r.duckdb"
     args = [sys.executable, "-m", "ferbench.cli", "run", "--generator", "real-augment",

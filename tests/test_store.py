@@ -227,7 +227,6 @@ print(json.dumps({"seen": seen, "reads": reads}))
 """
 
 
-@pytest.mark.slow
 def test_concurrent_writer_and_reader(tmp_path):
     path = tmp_path / "results.duckdb"
     n = 40
@@ -252,7 +251,6 @@ def test_concurrent_writer_and_reader(tmp_path):
     assert all(c == (3, 9, 30, 30, 3) for c in child_counts(path).values())
 
 
-@pytest.mark.slow
 def test_sigkill_while_writing_leaves_complete_cells(tmp_path):
     path = tmp_path / "results.duckdb"
     n_test = 2000
