@@ -108,11 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list generators, protocols, datasets or classifiers")
     ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"))
 
-    res = sub.add_parser("results", help="print stored scores as tables")
+    res = sub.add_parser("results", help="print stored scores as tables; 'results export OUT' / "
+                         "'results import IN' move results between machines")
+    res.add_argument("action", nargs="?", choices=("export", "import"),
+                     help="export stored results to a versioned JSON file, or import one")
+    res.add_argument("path", nargs="?", help="the JSON file to export to or import from")
     res.add_argument("--protocol", help="only cells of this protocol name")
     res.add_argument("--dataset", help="only cells trained on this dataset")
     res.add_argument("--generator", help="only runs of this generator (the real-only baseline "
-                                         "of its settings is kept)")
+                                         "of its settings is kept; with export: only its "
+                                         "results)")
     res.add_argument("--store", help="results DuckDB file (default $FERBENCH_HOME/results.duckdb)")
     res.add_argument("--json", nargs="?", const="-", metavar="PATH",
                      help="export the stored cells as JSON (to PATH, or stdout)")
@@ -353,6 +358,8 @@ def _nothing_matches(store, filters: dict, generator: str | None) -> str:
 
 
 def cmd_results(args) -> int:
+    if getattr(args, "action", None):
+        return _results_transfer(args)
     from ferbench.results.query import leaderboard, runs, summarize
     from ferbench.results.report import format_summary, leaderboard_csv
 
@@ -471,6 +478,18 @@ def cmd_submit(args) -> int:
     print(f"{'stored' if written else 'already stored'}: {dest}; run it with "
           f"'ferbench run --generator {args.name} --protocol mix'")
     return 0
+
+
+def _results_transfer(args) -> int:
+    """``ferbench results export OUT`` / ``results import IN`` (same as export / import)."""
+    if not args.path:
+        raise ConfigError(f"ferbench results {args.action} needs a JSON file path")
+    if args.action == "export":
+        args.out = args.path
+        args.generator = [args.generator] if args.generator else []
+        return cmd_export(args)
+    args.input = args.path
+    return cmd_import(args)
 
 
 def cmd_export(args) -> int:

@@ -85,3 +85,18 @@ def test_cli_export_import(tmp_path, capsys):
     assert "cells: 4 added" in capsys.readouterr().out
     assert main(["import", str(out), "--store", str(tmp_path / "b.duckdb")]) == 0
     assert "cells: 0 added, 4 already stored" in capsys.readouterr().out
+
+
+def test_cli_results_export_import_spelling(tmp_path, capsys):
+    """The issue's spelling: ``ferbench results export OUT`` / ``results import IN``."""
+    from ferbench.cli import main
+
+    src, dst = ResultStore(tmp_path / "a.duckdb"), ResultStore(tmp_path / "b.duckdb")
+    src.write_cell(make_result(1))
+    src.write_pool_result(make_pool_result())
+    out = tmp_path / "x.json"
+    assert main(["results", "export", str(out), "--store", str(src.path)]) == 0
+    assert main(["results", "import", str(out), "--store", str(dst.path)]) == 0
+    assert dst.export_json() == src.export_json() and len(dst.pool_results()) == 1
+    assert main(["results", "import", str(out), "--store", str(dst.path)]) == 0  # a no-op
+    assert len(dst) == 1
