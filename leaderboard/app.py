@@ -34,7 +34,7 @@ from ferbench.results.report import leaderboard_csv
 from ferbench.results.store import ResultStore, default_store_path
 
 COLUMNS = {
-    "rank": "rank", "generator": "generator", "tie_mark": "tie", "best_k": "best mix k",
+    "rank": "rank", "generator": "generator", "kind": "kind", "tie_mark": "tie", "best_k": "best mix k",
     "best_accuracy": "best mix acc %", "acc_ci": "acc 95% CI",
     "delta_vs_real": "Δ vs real only (points)", "delta_ci": "Δ 95% CI", "sig": "Δ≠0",
     "cas": "CAS (synthetic-only, k=1) %", "real_only": "real only %", "seeds": "seeds",
@@ -73,6 +73,26 @@ def setting_title(row: dict) -> str:
             f"real/class {rpc if rpc is not None else 'all'}")
 
 
+def generator_kind(name: str | None) -> str:
+    """"built-in", "plugin", "folder submission", or "not installed here" (results imported
+    from another machine), from the generator registry."""
+    from ferbench.api.generator import GENERATORS
+    from ferbench.submit.folder_generator import register_submissions
+
+    if name is None:
+        return ""
+    try:
+        register_submissions()
+        src = GENERATORS.source(name)
+    except Exception:  # noqa: BLE001 - a broken plugin must not break the page
+        src = None
+    if src is None:
+        return "not installed here"
+    if str(src).startswith("submission"):
+        return "folder submission"
+    return "built-in" if src == "ferbench" else "plugin"
+
+
 def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
     """One setting's ranked leaderboard rows (:func:`ranked`) as a display frame: numbers in
     percent (kept numeric so the columns sort), CIs as text, missing values as "–"."""
@@ -80,6 +100,7 @@ def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
         return pd.DataFrame(columns=list(COLUMNS.values()))
     df = pd.DataFrame([{
         "rank": r.get("rank"), "generator": r["generator"],
+        "kind": generator_kind(r["generator"]),
         "tie_mark": "≈ leader" if r.get("tie") else "",
         "best_k": r.get("best_k"), "best_accuracy": _pct(r.get("best_accuracy")),
         "acc_ci": _ci_text(r.get("best_accuracy_lo"), r.get("best_accuracy_hi")),

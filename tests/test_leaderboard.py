@@ -203,3 +203,23 @@ def test_no_tie_when_cis_are_apart():
     rows = ranked(leaderboard(recs, n_boot=50))
     assert [(r["generator"], r["rank"], r["tie"]) for r in rows] == [("hi", 1, False),
                                                                     ("lo", 2, False)]
+
+
+def test_generator_kind_marks_submissions_and_plugins():
+    import importlib.util
+
+    from ferbench.api.generator import GENERATORS
+
+    spec = importlib.util.spec_from_file_location("lb_app_kind", APP)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.generator_kind("noise") == "built-in"
+    assert mod.generator_kind("gen-a") == "not installed here"
+    GENERATORS.register("kind-sub", object, source="submission:/x/y", replace=True)
+    GENERATORS.register("kind-plug", object, source="some-plugin-dist", replace=True)
+    try:
+        assert mod.generator_kind("kind-sub") == "folder submission"
+        assert mod.generator_kind("kind-plug") == "plugin"
+    finally:
+        GENERATORS.unregister("kind-sub")
+        GENERATORS.unregister("kind-plug")
