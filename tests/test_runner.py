@@ -31,7 +31,8 @@ def test_mix_end_to_end_smoke(shared_home, tmp_path):
                   "device", "wall_time_s", "classifier", "budget", "seed"):
             assert rec[k] not in (None, ""), k
         if rec["ratio"] > 0:
-            assert rec["generator"] == "real-augment" and rec["pool_hash"]
+            assert rec["generator"] == "real-augment" and rec["pool_id"]
+            assert rec["pool_stats"]["relabel_rate"] == 0.0
             assert rec["generator_params"]["rotation"] == 10.0
             assert rec["n_synthetic"] == rec["ratio"] * rec["n_real"]
         assert 0 <= rec["metrics"]["accuracy"] <= 1
