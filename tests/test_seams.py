@@ -251,6 +251,7 @@ def test_data_options_reach_the_adapter_and_the_identity(shared_home, tmp_path):
                       Context(progress=False))
 
 
+@pytest.mark.slow  # ~6 min on 2 cores (Inception at 299 px on CPU); its parts are tested fast
 def test_fidelity_protocol_stores_pool_level_scores(shared_home, tmp_path):
     """`--protocol fidelity` at smoke: one pool result with FID/KID/PRDC, label and AU fidelity,
     diversity, N recorded; a re-run resumes it instead of scoring again."""
