@@ -8,7 +8,6 @@ depends on. ``tests/test_assets.py`` checks the installed files against these ha
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,12 +54,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in (
 )}
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+from ferbench.identity import file_sha256  # noqa: E402 - re-exported: the one file hasher
 
 
 def asset_path(name: str) -> Path:

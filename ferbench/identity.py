@@ -32,6 +32,15 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def file_sha256(path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (datasets' index files, archives, model assets)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def prepared_key(payload: dict) -> str:
     """The prepared cache's key. Its JSON form (default separators) predates
     :func:`canonical_hash` and is kept, so that existing prepared caches stay valid."""

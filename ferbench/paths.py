@@ -87,6 +87,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
         raise
 
 
+def atomic_write_path(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Like :func:`atomic_write` for writers that want a file *name* (safetensors):
+    ``write(tmp_name)`` next to ``path``, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 

@@ -34,7 +34,6 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -45,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferbench.errors import DataError
+from ferbench.identity import file_sha256
 
 STAMP_VERSION = 1
 
@@ -59,11 +59,7 @@ class Extracted:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path, chunk)
 
 
 def archive_stamp(archive: Path) -> dict:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +40,7 @@ def cached_features(extractor, images: np.ndarray, *, home: str | Path, dataset_
         if feats.shape == (len(images), extractor.dim):
             return feats, True
     feats = np.asarray(extractor(images), dtype=np.float64)
-    home.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{path.stem}.", suffix=".npy")
-    os.close(fd)
-    try:
-        np.save(tmp, feats, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ferbench.paths import atomic_write
+
+    atomic_write(path, lambda f: np.save(f, feats, allow_pickle=False))
     return feats, False

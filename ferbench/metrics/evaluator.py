@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,15 +115,10 @@ def evaluator_key(content_hash: str, resolution: int, channels: int, classes,
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``write(tmp_path)`` then rename (:func:`ferbench.paths.atomic_write_path`)."""
+    from ferbench.paths import atomic_write_path
+
+    atomic_write_path(path, write)
 
 
 def load_evaluator(path: str | Path) -> ReferenceEvaluator:

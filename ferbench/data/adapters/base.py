@@ -38,12 +38,7 @@ def _not_text(path: Path, e: UnicodeDecodeError) -> str:
             f"is it an archive or an image?")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from ferbench.identity import file_sha256  # noqa: E402 - re-exported: the one file hasher
 
 
 def stat_fingerprint(root: Path, paths: Iterable[Path], hashed: Iterable[Path] = ()) -> str:
