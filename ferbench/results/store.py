@@ -347,28 +347,33 @@ class ResultStore:
             record = record.to_record()
         rec = validate_record(record)
         cid = rec["cell_id"]
+        with self._writing() as con:
+            if con.execute("SELECT 1 FROM cells WHERE cell_id = ?", [cid]).fetchone():
+                stored = self._load(con, [cid])[0]
+                con.rollback()
+                if _equivalent(stored, rec):
+                    return False
+                raise FerbenchError(f"cell {cid} is already stored in {self.path} with a"
+                                    " different record; finished cells are immutable")
+            self._insert_cell(con, rec)
+            self._insert_per_class(con, rec)
+            self._insert_confusion(con, rec)
+            self._insert_predictions(con, rec)
+            con.commit()
+            return True
+
+    @contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction: rolled back on any error (or Ctrl-C), always closed."""
         con = self._begin_write()
         try:
+            yield con
+        except BaseException:
             try:
-                if con.execute("SELECT 1 FROM cells WHERE cell_id = ?", [cid]).fetchone():
-                    stored = self._load(con, [cid])[0]
-                    con.rollback()
-                    if _equivalent(stored, rec):
-                        return False
-                    raise FerbenchError(f"cell {cid} is already stored in {self.path} with a"
-                                        " different record; finished cells are immutable")
-                self._insert_cell(con, rec)
-                self._insert_per_class(con, rec)
-                self._insert_confusion(con, rec)
-                self._insert_predictions(con, rec)
-                con.commit()
-                return True
-            except BaseException:
-                try:
-                    con.rollback()
-                except duckdb.Error:
-                    pass  # already rolled back
-                raise
+                con.rollback()
+            except duckdb.Error:
+                pass  # already rolled back or committed
+            raise
         finally:
             con.close()
 
@@ -540,40 +545,30 @@ class ResultStore:
         rid = rec["result_id"]
         rec["scores"] = sorted(rec["scores"], key=lambda sc: sc["metric"])
         pool = rec.get("pool") or {}
-        con = self._begin_write()
-        try:
-            try:
-                if con.execute("SELECT 1 FROM pool_results WHERE result_id = ?",
-                               [rid]).fetchone():
-                    stored = self._load_pool_results(con, [rid])[0]
-                    con.rollback()
-                    if _equivalent(stored, rec):
-                        return False
-                    raise FerbenchError(f"pool result {rid} is already stored in {self.path} "
-                                        "with a different record; results are immutable")
-                row = {**{k: pool.get(k) for k in POOL_COLUMNS}, **{
-                    k: rec.get(k) for k in POOL_COLUMNS if k in rec}}
-                row["generator"] = rec.get("generator") or pool.get("generator")
-                row["pool_json"] = json.dumps(pool, sort_keys=True)
-                row["config_json"] = json.dumps(rec.get("config") or {}, sort_keys=True)
-                cols = ", ".join(f'"{c}"' for c in POOL_COLUMNS)
-                con.execute(f"INSERT INTO pool_results ({cols}) VALUES "
-                            f"({', '.join('?' * len(POOL_COLUMNS))})",
-                            [row[c] for c in POOL_COLUMNS])
-                rows = [[rid] + [sc.get(c) for c in SCORE_COLUMNS] for sc in rec["scores"]]
-                if rows:
-                    con.executemany("INSERT INTO pool_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                    rows)
-                con.commit()
-                return True
-            except BaseException:
-                try:
-                    con.rollback()
-                except duckdb.Error:
-                    pass
-                raise
-        finally:
-            con.close()
+        with self._writing() as con:
+            if con.execute("SELECT 1 FROM pool_results WHERE result_id = ?",
+                           [rid]).fetchone():
+                stored = self._load_pool_results(con, [rid])[0]
+                con.rollback()
+                if _equivalent(stored, rec):
+                    return False
+                raise FerbenchError(f"pool result {rid} is already stored in {self.path} "
+                                    "with a different record; results are immutable")
+            row = {**{k: pool.get(k) for k in POOL_COLUMNS}, **{
+                k: rec.get(k) for k in POOL_COLUMNS if k in rec}}
+            row["generator"] = rec.get("generator") or pool.get("generator")
+            row["pool_json"] = json.dumps(pool, sort_keys=True)
+            row["config_json"] = json.dumps(rec.get("config") or {}, sort_keys=True)
+            cols = ", ".join(f'"{c}"' for c in POOL_COLUMNS)
+            con.execute(f"INSERT INTO pool_results ({cols}) VALUES "
+                        f"({', '.join('?' * len(POOL_COLUMNS))})",
+                        [row[c] for c in POOL_COLUMNS])
+            rows = [[rid] + [sc.get(c) for c in SCORE_COLUMNS] for sc in rec["scores"]]
+            if rows:
+                con.executemany("INSERT INTO pool_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                rows)
+            con.commit()
+            return True
 
     def _load_pool_results(self, con: duckdb.DuckDBPyConnection, ids: list[str] | None
                            ) -> list[dict]:
