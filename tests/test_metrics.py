@@ -108,6 +108,31 @@ def test_paired_delta_known_case():
     assert rev["delta"] == pytest.approx(-0.10) and rev["lo"] == pytest.approx(-d["hi"])
 
 
+def test_mcnemar_exact_p_matches_scipy_binomtest():
+    from scipy.stats import binomtest
+
+    from ferbench.metrics.classification import mcnemar_exact_p
+
+    for a in range(0, 41, 3):
+        for b in (0, 1, 2, 5, 17, 40, 200):
+            ref = 1.0 if a + b == 0 else binomtest(a, a + b, 0.5).pvalue
+            assert mcnemar_exact_p(a, b) == pytest.approx(ref, rel=1e-9, abs=1e-300), (a, b)
+
+
+def test_importing_the_query_layer_does_not_import_sklearn():
+    """The leaderboard's first render pays every import of the query path; sklearn (and
+    scipy.stats through it) cost over a second and are only needed to score a cell."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ferbench.results.query import leaderboard, ranked; "
+            "from ferbench.metrics import paired_delta, seed_summary; "
+            "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
 def test_paired_ci_narrower_than_unpaired():
     """Two strongly correlated classifiers: the paired CI is far narrower than either
     accuracy's own CI (that is the point of pairing)."""

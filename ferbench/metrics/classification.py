@@ -9,6 +9,10 @@ loop over resamples (1000 resamples of 5000 images take a few tens of millisecon
 Conventions follow scikit-learn's defaults so the point estimate and the resamples agree:
 balanced accuracy averages recall over the classes present in ``y_true`` (of that resample);
 macro-F1 averages F1 over the classes present in ``y_true`` or ``y_pred``.
+
+scikit-learn (and through it ``scipy.stats``, together over a second to import) is imported
+inside the functions that need it: the query layer and the leaderboard use only the paired
+delta and seed summaries, which need numpy and ``scipy.special``.
 """
 
 from __future__ import annotations
@@ -17,16 +21,9 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import binomtest
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
-__all__ = ["classification_scores", "paired_delta", "seed_summary", "bootstrap_indices"]
+__all__ = ["classification_scores", "paired_delta", "seed_summary", "bootstrap_indices",
+           "mcnemar_exact_p"]
 
 #: resamples per chunk, so that index arrays stay small (chunk * n int64)
 _CHUNK_ELEMENTS = 4_000_000
@@ -97,6 +94,8 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true",
                                 category=UserWarning)
+        from sklearn.metrics import balanced_accuracy_score
+
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
@@ -123,6 +122,13 @@ def classification_scores(y_true, y_pred, class_names: Sequence[str], *, n_boot:
         if y.min() < 0 or y.max() >= k:
             raise ValueError(f"{name} must lie in 0..{k - 1} ({k} classes), got "
                              f"{y.min()}..{y.max()}")
+
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     out: dict = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -185,10 +191,23 @@ def paired_delta(y_true, pred_a, pred_b, *, n_boot: int = 1000, seed: int = 0,
     lo, hi = _ci(boot, level)
     a_only = int((d > 0).sum())
     b_only = int((d < 0).sum())
-    p = 1.0 if a_only + b_only == 0 else float(
-        binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue)
+    p = mcnemar_exact_p(a_only, b_only)
     return {"delta": delta, "lo": lo, "hi": hi, "p_value": p, "a_only": a_only,
             "b_only": b_only, "n_test": int(n), "n_boot": int(n_boot), "ci_level": float(level)}
+
+
+def mcnemar_exact_p(a_only: int, b_only: int) -> float:
+    """Exact two-sided McNemar p-value: the binomial test of ``a_only`` successes in
+    ``a_only + b_only`` discordant items at p = 1/2. The distribution is symmetric, so the
+    two-sided p is twice the smaller tail, capped at 1 (equal to
+    ``scipy.stats.binomtest(a_only, n, 0.5).pvalue``; tested), computed with
+    ``scipy.special.bdtr`` to keep ``scipy.stats`` out of the import path."""
+    from scipy.special import bdtr
+
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    return float(min(1.0, 2.0 * bdtr(min(a_only, b_only), n, 0.5)))
 
 
 def seed_summary(values) -> dict:

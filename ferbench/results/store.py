@@ -411,19 +411,25 @@ class ResultStore:
                     [rec["cell_id"], len(rec["y_true"]), rec["y_true"], rec["y_pred"]])
 
     # -- reading -----------------------------------------------------------------------------
-    def _load(self, con: duckdb.DuckDBPyConnection, ids: list[str] | None) -> list[dict]:
-        """Full records for ``ids`` (all cells when None), ordered by created_at, cell_id."""
+    def _load(self, con: duckdb.DuckDBPyConnection, ids: list[str] | None,
+              details: bool = True) -> list[dict]:
+        """Full records for ``ids`` (all cells when None), ordered by created_at, cell_id.
+        ``details=False`` leaves ``per_class`` and ``confusion`` empty (a third of the read
+        time; the leaderboard's overview does not need them), and ``spec`` None (its fields
+        are at the record's top level too)."""
         where, params = ("WHERE cell_id IN (SELECT unnest(?::VARCHAR[]))", [ids]) if ids is not None \
             else ("", [])
         cols = ", ".join(f'"{c}"' for c in _CELL_COLS)
         cells = _rows(con, f"SELECT {cols} FROM cells {where} ORDER BY created_at, cell_id", params)
         per_class, confusion, preds = defaultdict(list), defaultdict(list), {}
-        for r in _rows(con, f"SELECT * FROM per_class {where} ORDER BY cell_id, class_idx", params):
-            per_class[r["cell_id"]].append({k: r[k] for k in _PER_CLASS})
-        for cid, row in con.execute(f"SELECT cell_id, list(count ORDER BY pred_idx) FROM confusion"
-                                    f" {where} GROUP BY cell_id, true_idx ORDER BY cell_id,"
-                                    " true_idx", params).fetchall():
-            confusion[cid].append(row)
+        if details:
+            for r in _rows(con, f"SELECT * FROM per_class {where} ORDER BY cell_id, class_idx",
+                           params):
+                per_class[r["cell_id"]].append({k: r[k] for k in _PER_CLASS})
+            for cid, row in con.execute(f"SELECT cell_id, list(count ORDER BY pred_idx) FROM"
+                                        f" confusion {where} GROUP BY cell_id, true_idx ORDER BY"
+                                        " cell_id, true_idx", params).fetchall():
+                confusion[cid].append(row)
         for cid, yt, yp in con.execute(f"SELECT cell_id, list(y_true ORDER BY idx), list(y_pred"
                                        f" ORDER BY idx) FROM predictions {where} GROUP BY cell_id",
                                        params).fetchall():
@@ -433,7 +439,7 @@ class ResultStore:
             cid = c["cell_id"]
             rec = {k: c[k] for k in _SCALARS}
             rec.update(json.loads(c["extra_json"]))
-            rec["spec"] = json.loads(c["spec_json"])
+            rec["spec"] = json.loads(c["spec_json"]) if details else None
             rec["generator_params"] = json.loads(c["generator_params"])
             rec["metrics"] = json.loads(c["metrics_json"])
             rec["val_metrics"] = json.loads(c["val_metrics_json"] or "null")
@@ -453,11 +459,12 @@ class ResultStore:
             return {r[0] for r in con.execute("SELECT cell_id FROM cells WHERE cell_id IN"
                                               " (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
 
-    def get_cells(self, cell_ids: Iterable[str]) -> list[dict]:
-        """Full records of the stored cells among ``cell_ids`` (one read), in the given order."""
+    def get_cells(self, cell_ids: Iterable[str], details: bool = True) -> list[dict]:
+        """Full records of the stored cells among ``cell_ids`` (one read), in the given order;
+        ``details=False``: without ``per_class``, ``confusion`` and ``spec``."""
         ids = list(cell_ids)
         with self._read() as con:
-            recs = [] if con is None or not ids else self._load(con, ids)
+            recs = [] if con is None or not ids else self._load(con, ids, details)
         by_id = {r["cell_id"]: r for r in recs}
         return [by_id[i] for i in ids if i in by_id]
 
