@@ -38,6 +38,25 @@ def test_results_into_head_ends_quietly(db, tmp_path, extra):
     assert rc == 0
 
 
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_results_into_a_closed_pipe_ends_quietly(db, extra):
+    """Deterministic twin of the test above: the pipe's read end is closed before ferbench
+    writes anything, so its first write fails with EPIPE whatever the output's size (with a
+    small table, ``head`` may close only after everything fit into the pipe buffer)."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "ferbench.cli", "results", "--store", str(db),
+                            *extra], stdout=w, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(w)
+    err = p.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert p.returncode == 0
+
+
 def test_filter_matching_nothing_lists_what_exists(db, tmp_path):
     out = run_cli("results", "--store", db, "--dataset", "fer2013", env_home=tmp_path).stdout
     assert "no stored cells match dataset=fer2013" in out
