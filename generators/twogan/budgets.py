@@ -26,6 +26,16 @@ Why these numbers
     varied identity is still a face the translator can act on. Both GANs are far from
     converged at this budget (paper A trains for ~100k+ iterations); the trade-off is written
     down, not hidden: quality at ``quick`` is low and the benchmark figures say so.
+Critic warm-up (``cls_warmup``, all budgets)
+    Measured at quick without it (benchmarks/README.md): after 300 critic updates of 16
+    images at StarGAN's learning rate 1e-4 the critic's class loss was still ln 7 (it had
+    learnt nothing about expressions), so the generator's classification loss carried no
+    signal and the cycle loss held the translator at the identity map. Before the GAN phase
+    the critic's trunk and class head are therefore trained as a plain expression classifier
+    on the real labelled faces (cross-entropy, Adam 1e-3; a supervised step costs about a
+    twentieth of a WGAN-GP critic step). StarGAN's critic learns this same classification
+    loss from the start of its training; the warm-up only front-loads it. The adversarial
+    head is untouched.
 ``full``
     GPU scale, towards paper A's schedule (StarGAN's 200k generator steps are cut to 100k:
     the nets here are smaller and the images 48-64 px), with wider nets. Checkpoints every
@@ -48,6 +58,7 @@ class Schedule:
     n_res: int             # residual blocks in the expression generator's bottleneck
     checkpoint_every: int  # steps between workdir checkpoints (each GAN counts its own steps)
     resolution: int = 0    # working resolution (multiple of 8); 0 = the training resolution
+    cls_warmup: int = 0    # supervised steps of the critic's class head before the GAN phase
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,16 +66,16 @@ class Schedule:
 
 SCHEDULES: dict[str, Schedule] = {
     "smoke": Schedule(id_iters=6, expr_iters=3, batch_size=8, width=8, n_res=1,
-                      checkpoint_every=2, resolution=16),
+                      checkpoint_every=2, resolution=16, cls_warmup=4),
     "quick": Schedule(id_iters=300, expr_iters=60, batch_size=16, width=16, n_res=2,
-                      checkpoint_every=50, resolution=32),
+                      checkpoint_every=50, resolution=32, cls_warmup=400),
     "full": Schedule(id_iters=60_000, expr_iters=100_000, batch_size=64, width=64, n_res=6,
-                     checkpoint_every=2_000),
+                     checkpoint_every=2_000, cls_warmup=5_000),
 }
 
 #: The fields of :class:`Schedule` a user may override through the generator's parameters.
 OVERRIDABLE = ("id_iters", "expr_iters", "batch_size", "width", "n_res", "checkpoint_every",
-               "resolution")
+               "resolution", "cls_warmup")
 
 
 def resolve(budget_name: str, **overrides) -> Schedule:
@@ -77,6 +88,6 @@ def resolve(budget_name: str, **overrides) -> Schedule:
     if unknown:
         raise ValueError(f"twogan: unknown schedule field(s) {sorted(unknown)}")
     for k, v in given.items():
-        if v < (0 if k.endswith("iters") or k == "resolution" else 1):
+        if v < (0 if k.endswith("iters") or k in ("resolution", "cls_warmup") else 1):
             raise ValueError(f"twogan: parameter '{k}' must be positive, got {v}")
     return replace(SCHEDULES[budget_name], **given)

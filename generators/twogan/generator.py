@@ -107,7 +107,8 @@ class TwoGAN:
                  resolution: int | None = None,
                  z_dim: int = 64, n_critic: int = 5, lambda_cls: float = 1.0,
                  lambda_rec: float = 10.0, lambda_gp: float = 10.0, lr_id: float = 2e-4,
-                 lr_expr: float = 1e-4, diffaugment: str = "color,translation,cutout"):
+                 lr_expr: float = 1e-4, diffaugment: str = "color,translation,cutout",
+                 lr_warmup: float = 1e-3, cls_warmup: int | None = None):
         self.id_iters = id_iters
         self.expr_iters = expr_iters
         self.batch_size = batch_size
@@ -122,6 +123,8 @@ class TwoGAN:
         self.lambda_gp = lambda_gp
         self.lr_id = lr_id
         self.lr_expr = lr_expr
+        self.lr_warmup = lr_warmup
+        self.cls_warmup = cls_warmup
         self.diffaugment = diffaugment
 
     def get_params(self) -> dict:
@@ -140,7 +143,8 @@ class TwoGAN:
         return {"z_dim": int(self.z_dim), "n_critic": int(self.n_critic),
                 "lambda_cls": float(self.lambda_cls), "lambda_rec": float(self.lambda_rec),
                 "lambda_gp": float(self.lambda_gp), "lr_id": float(self.lr_id),
-                "lr_expr": float(self.lr_expr), "policy": parse_policy(self.diffaugment)}
+                "lr_expr": float(self.lr_expr), "lr_warmup": float(self.lr_warmup),
+                "policy": parse_policy(self.diffaugment)}
 
     def fit(self, train: TrainSet, *, seed: int, budget: Budget, device: str = "cpu",
             workdir=None) -> TwoGAN:
@@ -169,7 +173,7 @@ class TwoGAN:
         self.schedule_ = sched
         self.device_ = str(trainer.device)
         self.fit_log_ = {**trainer.log, "id_step": trainer.id_step,
-                         "expr_step": trainer.expr_step}
+                         "warm_step": trainer.warm_step, "expr_step": trainer.expr_step}
         return self
 
     # -- sampling --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .losses import diff_augment, gradient_penalty, hinge_d, hinge_g
 from .nets import ExpressionD, ExpressionG, IdentityD, IdentityG
 
 MODULES = ("gid", "did", "gex", "dex")
-OPTIMISERS = ("opt_gid", "opt_did", "opt_gex", "opt_dex")
+OPTIMISERS = ("opt_gid", "opt_did", "opt_warm", "opt_gex", "opt_dex")
 
 
 def fingerprint(images: torch.Tensor, labels: torch.Tensor, hp: dict, sched: Schedule,
@@ -74,10 +74,14 @@ class Trainer:
         self.opt_did = torch.optim.Adam(self.did.parameters(), hp["lr_id"], betas=(0.5, 0.999))
         self.opt_gex = torch.optim.Adam(self.gex.parameters(), hp["lr_expr"], betas=(0.5, 0.999))
         self.opt_dex = torch.optim.Adam(self.dex.parameters(), hp["lr_expr"], betas=(0.5, 0.999))
+        # the critic's supervised class warm-up (see budgets: "Critic warm-up")
+        self.opt_warm = torch.optim.Adam(self.dex.parameters(), hp.get("lr_warmup", 1e-3))
         self.rng = torch.Generator().manual_seed(self.seed + 0x7A0)
         self.id_step = 0
+        self.warm_step = 0
         self.expr_step = 0
-        self.log: dict = {"resumed_from": None, "seconds": {"identity": 0.0, "expression": 0.0},
+        self.log: dict = {"resumed_from": None, "seconds": {"identity": 0.0, "warmup": 0.0,
+                                                             "expression": 0.0},
                           "last": {}}
 
     # -- batches ----------------------------------------------------------------------------
@@ -109,6 +113,21 @@ class Trainer:
         self.opt_gid.step()
         self.id_step += 1
         return {"d": d_loss.item(), "g": g_loss.item()}
+
+    def step_warmup(self) -> dict:
+        """One supervised update of the critic's trunk and class head on real faces (flipped
+        at random): cross-entropy only, no adversarial term."""
+        real, y = self._batch()
+        flip = torch.rand(len(y), generator=self.rng).to(self.device) < 0.5
+        real = torch.where(flip[:, None, None, None], real.flip(3), real)
+        _, cls = self.dex(real)
+        loss = F.cross_entropy(cls, y)
+        self.opt_warm.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_warm.step()
+        self.warm_step += 1
+        return {"warm_cls": loss.item(),
+                "warm_acc": (cls.argmax(1) == y).float().mean().item()}
 
     def critic_loss(self, real: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """StarGAN critic loss: WGAN + lambda_cls * CE on real + lambda_gp * GP."""
@@ -168,6 +187,12 @@ class Trainer:
                                         or self.id_step == self.sched.id_iters):
                 self.checkpoint(workdir, fp)
         t1 = time.perf_counter()
+        while self.warm_step < self.sched.cls_warmup:
+            self.log["last"]["warmup"] = self.step_warmup()
+            if workdir is not None and (self.warm_step % every == 0
+                                        or self.warm_step == self.sched.cls_warmup):
+                self.checkpoint(workdir, fp)
+        tw = time.perf_counter()
         while self.expr_step < self.sched.expr_iters:
             self.log["last"]["expression"] = self.step_expression()
             if workdir is not None and (self.expr_step % every == 0
@@ -175,7 +200,8 @@ class Trainer:
                 self.checkpoint(workdir, fp)
         t2 = time.perf_counter()
         self.log["seconds"]["identity"] += t1 - t0
-        self.log["seconds"]["expression"] += t2 - t1
+        self.log["seconds"]["warmup"] = self.log["seconds"].get("warmup", 0.0) + tw - t1
+        self.log["seconds"]["expression"] += t2 - tw
 
     # -- state -----------------------------------------------------------------------------
     def state(self) -> tuple[dict, dict]:
@@ -191,7 +217,8 @@ class Trainer:
                 for k, v in st.items():
                     tensors[f"{o}.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
         tensors["rng"] = self.rng.get_state()
-        config = {"id_step": self.id_step, "expr_step": self.expr_step,
+        config = {"id_step": self.id_step, "warm_step": self.warm_step,
+                  "expr_step": self.expr_step,
                   "param_groups": groups, "log": self.log}
         return tensors, config
 
@@ -211,12 +238,13 @@ class Trainer:
                                               "param_groups": config["param_groups"][o]})
         self.rng.set_state(tensors["rng"].cpu())
         self.id_step = int(config["id_step"])
+        self.warm_step = int(config.get("warm_step", 0))
         self.expr_step = int(config["expr_step"])
         self.log = config["log"]
 
     def checkpoint(self, workdir, fp: str) -> Path:
         workdir = Path(workdir)
-        n = self.id_step + self.expr_step
+        n = self.id_step + self.warm_step + self.expr_step
         final = workdir / f"ckpt-{n:09d}"
         tmp = workdir / f"ckpt-{n:09d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
