@@ -28,6 +28,12 @@ What ``generate`` does
     CFG, batched; semantic guidance on the late steps; then pseudo-label rectification with
     over-generation and top-up rounds (:mod:`.pseudolabel`). All noise comes from
     ``torch.Generator`` seeded from ``seed``: same seed, same images on CPU.
+
+``pretrained=PATH``
+    Steps 2 and 4 change: a local diffusers Stable Diffusion folder supplies the frozen UNet,
+    VAE and CLIP text encoder, and only the AU adapter is trained, in latent space; sampling
+    decodes with the VAE (:mod:`.pretrained`). The classifiers and pseudo-labelling are
+    unchanged.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 with classifier-free guidance and SynFER's semantic guidance.
 
 The UNet is trained from scratch in pixel space at the protocol's resolution (no VAE: at
-48 px a latent space would save nothing and no pretrained autoencoder may be downloaded). The
-condition enters *only* through cross-attention (no class embedding), so the null condition
-(all-zero tokens) really is unconditional.
+48 px a latent space would save nothing and no pretrained autoencoder may be downloaded; the
+latent path with a local Stable Diffusion folder is :mod:`.pretrained`, which reuses
+:func:`sample` with its own solver factory). The condition enters *only* through
+cross-attention (no class embedding), so the null condition (all-zero tokens) really is
+unconditional.
 
 Semantic guidance (SynFER, Sec. 3.3)
     On the last steps (``guidance_start``: fraction of the solver steps after which guidance
