@@ -36,3 +36,29 @@ DEFAULT_BUDGETS: dict[str, dict] = {
         "checkpoint_every": 2000, "sample_batch": 256,
     },
 }
+
+#: The pretrained (``pretrained=PATH``) path's numbers. They replace the same keys of the
+#: from-scratch row (the classifier numbers are shared), and a ``"pretrained"`` sub-dict in a
+#: user's ``budgets`` row overrides them. Only the AU adapter trains, at SD's usual adapter
+#: learning rate (1e-4, IP-Adapter); ``quick``/``full`` assume a GPU (SD 1.5 at 512 px), smoke
+#: is for the tiny test pipeline. Small sampling batches because guided steps backpropagate
+#: through the UNet and the VAE decoder.
+PRETRAINED_BUDGETS: dict[str, dict] = {
+    "smoke": {"num_au_tokens": 2, "train_steps": 4, "batch_size": 4, "lr": 1e-3,
+              "ema_decay": 0.999, "sample_steps": 3, "guidance_start": 0.5,
+              "checkpoint_every": 4, "sample_batch": 8},
+    "quick": {"num_au_tokens": 4, "train_steps": 2000, "batch_size": 16, "lr": 1e-4,
+              "ema_decay": 0.999, "sample_steps": 20, "guidance_start": 0.75,
+              "checkpoint_every": 250, "sample_batch": 16},
+    "full": {"num_au_tokens": 4, "train_steps": 20_000, "batch_size": 32, "lr": 1e-4,
+             "ema_decay": 0.9999, "sample_steps": 30, "guidance_start": 0.6,
+             "checkpoint_every": 1000, "sample_batch": 16},
+}
+
+
+def pretrained_row(budgets: dict, name: str) -> dict:
+    """The budget row the pretrained path uses (see :data:`PRETRAINED_BUDGETS`)."""
+    row = {k: v for k, v in budgets[name].items() if k != "pretrained"}
+    row.update(PRETRAINED_BUDGETS[name])
+    row.update(budgets[name].get("pretrained", {}))
+    return row

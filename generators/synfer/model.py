@@ -2,9 +2,11 @@
 with classifier-free guidance and SynFER's semantic guidance.
 
 The UNet is trained from scratch in pixel space at the protocol's resolution (no VAE: at
-48 px a latent space would save nothing and no pretrained autoencoder may be downloaded). The
-condition enters *only* through cross-attention (no class embedding), so the null condition
-(all-zero tokens) really is unconditional.
+48 px a latent space would save nothing and no pretrained autoencoder may be downloaded; the
+latent path with a local Stable Diffusion folder is :mod:`.pretrained`, which reuses
+:func:`sample` with its own solver factory). The condition enters *only* through
+cross-attention (no class embedding), so the null condition (all-zero tokens) really is
+unconditional.
 
 Semantic guidance (SynFER, Sec. 3.3)
     On the last steps (``guidance_start``: fraction of the solver steps after which guidance
@@ -88,17 +90,19 @@ def x0_from_eps(x, eps, alpha_bar):
 
 
 def guidance_step(net: Net, clf: nn.Module, x, t, text, au, target, cfg_scale: float,
-                  lam: float, alpha_bar, classifier_scale: float = 0.0):
+                  lam: float, alpha_bar, classifier_scale: float = 0.0, clamp: bool = True):
     """One semantic-guidance step. Returns ``(eps, new_text, loss_per_image)``: the CFG noise
     estimate (with classic classifier guidance when ``classifier_scale`` > 0), the text tokens
-    moved by ``-lam * grad / ||grad||`` per image, and the cross-entropy before the move."""
+    moved by ``-lam * grad / ||grad||`` per image, and the cross-entropy before the move.
+    ``clamp=False`` for latents (x̂0 is not an image in [-1, 1]; ``clf`` decodes it)."""
     text = text.detach().requires_grad_(True)
     xg = x.detach().requires_grad_(classifier_scale > 0)
     with torch.no_grad():
         eps_u = net.eps(x, t, torch.zeros_like(text), torch.zeros_like(au))
     eps_c = net.eps(xg, t, text, au)
     eps = eps_u + cfg_scale * (eps_c - eps_u)
-    x0 = x0_from_eps(xg, eps, alpha_bar).clamp(-1, 1)
+    x0 = x0_from_eps(xg, eps, alpha_bar)
+    x0 = x0.clamp(-1, 1) if clamp else x0
     loss = F.cross_entropy(clf(x0), target, reduction="none")
     wrt = [text, xg] if classifier_scale > 0 else [text]
     grads = torch.autograd.grad(loss.sum(), wrt)
@@ -114,9 +118,12 @@ def guidance_step(net: Net, clf: nn.Module, x, t, text, au, target, cfg_scale: f
 def sample(net: Net, text, au, noise, *, steps: int, cfg_scale: float, solver: str = "dpmsolver++",
            clf: nn.Module | None = None, target=None, lam: float = 0.0, guidance_start: float = 1.0,
            classifier_scale: float = 0.0, counter: dict | None = None,
-           generator: torch.Generator | None = None):
+           generator: torch.Generator | None = None, make_solver=make_solver,
+           clamp: bool = True):
     """Denoise ``noise`` ``(B, C, H, W)`` under text/AU tokens. Returns images in [-1, 1].
-    ``counter`` (optional) accumulates UNet evaluations (images × forward passes)."""
+    ``counter`` (optional) accumulates UNet evaluations (images × forward passes). The
+    pretrained (latent) path passes its own ``make_solver`` (the folder's noise schedule) and
+    ``clamp=False`` (latents are returned unclamped)."""
     sched = make_solver(solver, steps)
     x = noise * sched.init_noise_sigma
     zt, za = torch.zeros_like(text), torch.zeros_like(au)
@@ -127,7 +134,7 @@ def sample(net: Net, text, au, noise, *, steps: int, cfg_scale: float, solver: s
         xin = sched.scale_model_input(x, t)
         if guided_on and i >= start:
             eps, text, _ = guidance_step(net, clf, xin, t, text, au, target, cfg_scale, lam,
-                                         ac[int(t)], classifier_scale)
+                                         ac[int(t)].to(x.device), classifier_scale, clamp)
             n_eval = 2 * len(x)
         else:
             with torch.no_grad():
@@ -146,4 +153,4 @@ def sample(net: Net, text, au, noise, *, steps: int, cfg_scale: float, solver: s
             x = sched.step(eps, t, x, generator=generator).prev_sample
         else:
             x = sched.step(eps, t, x).prev_sample
-    return x.clamp(-1, 1)
+    return x.clamp(-1, 1) if clamp else x
