@@ -129,3 +129,40 @@ def test_real_protocol_at_64px_rgb(shared_home, tmp_path):
     assert (rec["resolution"], rec["channels"], rec["n_real"]) == (64, 3, 70)
     assert rec["classifier_config"]["resolution"] == 64
     assert rec["classifier_config"]["channels"] == 3
+
+
+def test_pool_grid_png_for_every_generator_and_the_generators_own(shared_home, tmp_path):
+    """Every pool gets ``grid.png`` (rows = classes, the first 8 faces of each, from block 0);
+    a generator with the optional ``sample_grid(path, *, seed)`` hook also gets its own."""
+    from PIL import Image
+
+    from ferbench.engine import artifacts
+    from ferbench.engine.run import plan_protocol
+    from ferbench.engine.stages import run_fit, run_pool
+
+    ctx = Context(progress=False)
+    spec = load_protocol("mix").override(budget="smoke", ratios=(1,))
+    calls = []
+    plan = plan_protocol(spec, "noise", {"smooth": 2}, ctx)  # a pool no other test makes
+    fit = next(j for j in plan.jobs if j.kind == "fit")
+    pool = next(j for j in plan.jobs if j.kind == "pool")
+    run_fit(fit, ctx)
+    from ferbench_generators.baselines import NoiseGenerator
+
+    def hook(self, path, *, seed):
+        calls.append(seed)
+        Image.new("L", (10, 7)).save(path)
+
+    NoiseGenerator.sample_grid = hook
+    try:
+        run_pool(pool, ctx)
+    finally:
+        del NoiseGenerator.sample_grid
+    grid = Image.open(artifacts.grid_path(pool.spec.pool_id))
+    h = w = spec.resolution
+    n_classes = len(set(np.load(artifacts.block_path(pool.spec.pool_id, 0))["labels"]))
+    assert grid.size == (8 * (w + 2) - 2, n_classes * (h + 2) - 2)
+    assert np.asarray(grid).std() > 0  # faces were pasted, not a blank canvas
+    own = Image.open(artifacts.grid_path(pool.spec.pool_id, "generator_grid.png"))
+    assert own.size == (10, 7) and calls == [pool.spec.seed]
+    assert not list(artifacts.pool_dir(pool.spec.pool_id).glob("tmp*"))

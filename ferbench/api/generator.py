@@ -27,6 +27,11 @@ The contract (v2)
     configuration as JSON (:func:`save_fitted` / :func:`load_fitted` do both). Never
     pickles: a fit must load across versions of Python and torch and be safe to share. A
     generator without ``save``/``load`` is simply re-fitted when its fit is needed again.
+``sample_grid(path, *, seed)`` (optional)
+    Write a PNG of the generator's own choosing to ``path`` (twogan: identities x
+    expressions; synfer: classes x seeds). The harness calls it once per pool and stores
+    ``generator_grid.png`` beside the pool, next to the ``grid.png`` it renders itself from
+    the pool for every generator (rows: classes; columns: the first images of each class).
 
 Relabel and drop
 ----------------

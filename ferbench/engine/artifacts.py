@@ -115,3 +115,31 @@ def read_block(pool_id: str, j: int) -> tuple[dict[str, np.ndarray], dict]:
     meta = pool_dir(pool_id) / f"block_{j}.json"
     stats = json.loads(meta.read_text()) if meta.is_file() else {}
     return arrays, stats
+
+
+#: images per class (columns) in a pool's ``grid.png``
+GRID_COLUMNS = 8
+
+
+def grid_path(pool_id: str, name: str = "grid.png") -> Path:
+    return pool_dir(pool_id) / name
+
+
+def write_pool_grid(pool_id: str, images: np.ndarray, labels: np.ndarray,
+                    classes: list[int]) -> Path:
+    """``grid.png`` beside the pool: one row per class in ``classes`` (canonical indices),
+    the first :data:`GRID_COLUMNS` images of that class in the block, 2 px white gaps; for
+    the leaderboard and for a first look without Python. Written atomically."""
+    from PIL import Image
+
+    _, h, w, c = images.shape
+    gap = 2
+    grid = np.full((len(classes) * (h + gap) - gap, GRID_COLUMNS * (w + gap) - gap, c), 255,
+                   np.uint8)
+    for r, k in enumerate(classes):
+        for j, i in enumerate(np.flatnonzero(labels == k)[:GRID_COLUMNS]):
+            grid[r * (h + gap):r * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = images[i]
+    img = Image.fromarray(grid[..., 0] if c == 1 else grid)
+    path = grid_path(pool_id)
+    paths.atomic_write_path(path, lambda tmp: img.save(tmp, format="PNG"))
+    return path

@@ -242,6 +242,28 @@ def run_pool(job: Job, ctx: Context) -> None:
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
                   if all(k in p for p in parts)}
         artifacts.write_block(pool.pool_id, j, arrays, _merge_stats(stats))
+        if j == 0:
+            _write_grids(gen, pool, arrays, real)
+
+
+def _write_grids(gen, pool: PoolSpec, arrays: dict, real: FaceData) -> None:
+    """The pool's ``grid.png`` (any generator) and, when the generator has the optional
+    ``sample_grid(path, *, seed)``, its own ``generator_grid.png``. A picture is not a
+    result: a failure here is logged, never fatal."""
+    try:
+        artifacts.write_pool_grid(pool.pool_id, arrays["images"], arrays["labels"],
+                                  [int(c) for c in real.class_indices])
+        hook = getattr(gen, "sample_grid", None)
+        if callable(hook):
+            import os
+            import tempfile
+
+            path = artifacts.grid_path(pool.pool_id, "generator_grid.png")
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                hook(os.path.join(tmp, path.name), seed=pool.seed)  # keeps the .png suffix
+                os.replace(os.path.join(tmp, path.name), path)
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        log.warning("sample grid of pool %s not written: %s", pool.pool_id[:12], exc)
 
 
 def _merge_stats(stats: list[dict]) -> dict:

@@ -353,6 +353,13 @@ class SynFER:
 
     # -- save / load --------------------------------------------------------------------------
 
+    def sample_grid(self, path, *, seed: int = 0, n_seeds: int = 8):
+        """Write a PNG grid (rows: the fitted classes; columns: seeds ``seed .. seed+n_seeds-1``)
+        to ``path``; the harness calls this once per pool. See :func:`.grid.sample_grid`."""
+        from .grid import sample_grid
+
+        return sample_grid(path, self, seeds=tuple(range(int(seed), int(seed) + n_seeds)))
+
     def save(self, path) -> None:
         pt = getattr(self.net_, "is_pretrained", False)
         if pt:  # only the adapter: the SD folder is referenced by path and fingerprint
