@@ -17,6 +17,7 @@ re-run only refits the generator.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -55,7 +56,9 @@ def evaluator(train, cache: Path, seed: int = 0):
     from ferbench.classify import build_classifier, train_classifier, train_config
 
     cfg = train_config("quick", "noncomplex-cnn")
-    key = f"{train.content_hash()[:12]}-{seed}-{abs(hash(json.dumps(cfg.to_dict(), sort_keys=True, default=str))) % 10**8}"
+    # a stable digest (Python's hash() of a str changes with every process: the cache missed)
+    cfg_hash = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    key = f"{train.content_hash()[:12]}-{seed}-{cfg_hash.hexdigest()[:12]}"
     wfile, ifile = cache / f"evaluator-{key}.safetensors", cache / f"evaluator-{key}.json"
     if wfile.exists() and ifile.exists():
         model = build_classifier("noncomplex-cnn", len(train.classes), train.channels,
