@@ -160,3 +160,16 @@ def test_feature_scores_suite_small_set_reports_instead_of_crashing():
     assert r["per_class_fd"]["n_computable"] == 0  # 10 and 2 synthetic < 20 per class
     assert r["diversity_synthetic"]["per_class"]["1"]["n"] == 2
     assert r["diversity_real"]["n_computable"] == 2
+
+
+def test_fidelity_kid_interval_is_not_degenerate_when_n_equals_the_subset_cap():
+    """At N = 1,000 (the quick budget) clean-fid's subset size min(n, 1000) makes every KID
+    subset the whole set; the fidelity stage uses half the set, so the stored spread is real."""
+    from ferbench.engine.fidelity import _feature_block
+
+    rng = np.random.default_rng(0)
+    rf, sf = rng.normal(size=(60, 8)), rng.normal(0.3, 1, size=(60, 8))
+    ry = sy = np.repeat(np.arange(3), 20)
+    kid = next(s for s in _feature_block("", rf, ry, sf, sy, [0, 1, 2], {}, 0)
+               if s.metric == "kid")
+    assert kid.lo < kid.value < kid.hi

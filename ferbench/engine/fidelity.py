@@ -5,7 +5,8 @@ What is scored (each figure a named :class:`~ferbench.api.results.Score`; a figu
 be computed on the data at hand is stored with ``value`` None and the reason in ``note``):
 
 - Inception-v3 features (offline weights, clean-fid "clean" resize, fp32): ``fid``, ``kid``
-  (with its subset spread as the interval), ``precision``/``recall``/``density``/``coverage``
+  (100 subsets of half the smaller set, at most 1000; mean ± 2 sd of the subsets as the
+  interval), ``precision``/``recall``/``density``/``coverage``
   (k=5), ``fid_class_<c>`` per class, ``vendi`` / ``vendi_real`` (diversity within classes).
 - ferbench's reference FER evaluator (trained on the training split by ferbench, never by a
   generator): ``expression_fd`` on its penultimate features, ``label_fidelity`` (how often it
@@ -37,7 +38,7 @@ log = logging.getLogger("ferbench")
 
 #: synthetic (and real) images per fidelity score, by budget
 FIDELITY_N = {"smoke": 100, "quick": 1000, "full": 10000}
-SCORE_CONFIG_VERSION = 1
+SCORE_CONFIG_VERSION = 2  # 2: KID subsets of half the set
 
 
 def score_config(budget: str) -> dict:
@@ -112,8 +113,11 @@ def _guard(what: str, fn) -> list[Score]:
 def _feature_block(prefix, rf, ry, sf, sy, classes, names, seed) -> list[Score]:
     from ferbench.metrics.suite import feature_scores
 
-    r = feature_scores(rf, ry, sf, sy, classes, seed=seed)
     n = int(len(sf))
+    # KID subsets of half the smaller set (at most 1000): with clean-fid's 1000 at N = 1000
+    # every subset is the whole set and the spread (the stored interval) is exactly 0
+    r = feature_scores(rf, ry, sf, sy, classes, seed=seed,
+                       kid_subset_size=max(2, min(1000, min(len(rf), n) // 2)))
     out = [_score(f"{prefix}fid" if prefix == "" else f"{prefix}fd", r["fd"].get("fd"),
                   better=False, n=n, note=r["fd"].get("note") or r["fd"].get("not_computable")
                   or "")]
