@@ -39,7 +39,6 @@ What ``generate`` does
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from pathlib import Path
@@ -62,6 +61,7 @@ from .conditioning import (
 )
 from .model import Net, build_unet, make_noise_scheduler, sample
 from .pseudolabel import DROP, RELABEL, rectify, select, shortfall
+from .train_state import load_train_state, save_train_state
 
 VERSION = "1"
 _SOLVERS = ("dpmsolver++", "unipc", "ddpm")
@@ -276,7 +276,6 @@ class SynFER:
 
     def _train_unet(self, x, pos, aus, cfg, seed, wd, clause_table) -> Net:
         from diffusers.training_utils import EMAModel
-        from safetensors.torch import load_file, save_file
 
         torch.manual_seed(_derived_seed(seed, 31))
         net = self._new_net(cfg, clause_table)
@@ -287,21 +286,11 @@ class SynFER:
         steps, bs = int(cfg["train_steps"]), int(cfg["batch_size"])
         start = 0
         ckpt = None if wd is None else wd / "unet-ckpt.safetensors"
-        if ckpt is not None and ckpt.exists():
-            state = load_file(str(ckpt))
-            meta = json.loads((wd / "unet-ckpt.json").read_text())
-            net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
-            for i, sp in enumerate(ema.shadow_params):
-                sp.copy_(state[f"ema.{i}"])
-            ema.optimization_step = int(meta["step"])
-            opt_state = opt.state_dict()
-            for i in range(len(params)):
-                if f"opt.{i}.exp_avg" in state:
-                    opt_state["state"][i] = {"step": state[f"opt.{i}.step"],
-                                             "exp_avg": state[f"opt.{i}.exp_avg"],
-                                             "exp_avg_sq": state[f"opt.{i}.exp_avg_sq"]}
-            opt.load_state_dict(opt_state)
-            start = int(meta["step"])
+        restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params),
+                                                              "cpu")
+        if restored is not None:
+            net.load_state_dict(restored[0])
+            start = restored[1]
         noise_sched = make_noise_scheduler()
         ids_all = torch.from_numpy(caption_ids(self.class_idx_[pos], aus,
                                                len(self.au_names_), self.max_au_phrases,
@@ -336,16 +325,7 @@ class SynFER:
             ema.step(params)
             done = step + 1
             if ckpt is not None and (done % int(cfg["checkpoint_every"]) == 0 or done == steps):
-                state = {f"net.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
-                state.update({f"ema.{i}": p.detach().contiguous()
-                              for i, p in enumerate(ema.shadow_params)})
-                for i, st in opt.state_dict()["state"].items():
-                    for key in ("step", "exp_avg", "exp_avg_sq"):
-                        state[f"opt.{i}.{key}"] = torch.as_tensor(st[key]).contiguous()
-                tmp = ckpt.with_suffix(".tmp")
-                save_file(state, str(tmp))
-                os.replace(tmp, ckpt)
-                (wd / "unet-ckpt.json").write_text(json.dumps({"step": done}))
+                save_train_state(ckpt, net.state_dict(), ema, opt, done)
             self.last_loss_ = float(loss.detach())
         self.train_steps_done_ = steps - start
         ema.copy_to(params)

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 from pathlib import Path
 
@@ -64,6 +63,7 @@ from torch import nn
 
 from .attention import install_au_processors
 from .conditioning import caption_text
+from .train_state import load_train_state, save_train_state
 
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 _WEIGHTS = (".safetensors", ".bin")
@@ -318,7 +318,6 @@ def train_adapter(gen, x: torch.Tensor, pos: np.ndarray, aus: np.ndarray, cfg: d
     """Train the AU adapter on the frozen pretrained UNet (latent epsilon loss, CFG dropout,
     AdamW, EMA, resumable checkpoints in ``wd``): the from-scratch loop's rules on latents."""
     from diffusers.training_utils import EMAModel
-    from safetensors.torch import load_file, save_file
 
     torch.manual_seed(derived_seed(seed, 31))
     net = PretrainedNet(gen.pretrained_folder_, gen.vocab_, len(gen.au_names_),
@@ -331,21 +330,10 @@ def train_adapter(gen, x: torch.Tensor, pos: np.ndarray, aus: np.ndarray, cfg: d
     steps, bs = int(cfg["train_steps"]), int(cfg["batch_size"])
     start = 0
     ckpt = None if wd is None else wd / "adapter-ckpt.safetensors"
-    if ckpt is not None and ckpt.exists():
-        state = load_file(str(ckpt))
-        meta = json.loads((wd / "adapter-ckpt.json").read_text())
-        net.load_adapter_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
-        for i, sp in enumerate(ema.shadow_params):
-            sp.copy_(state[f"ema.{i}"])
-        ema.optimization_step = int(meta["step"])
-        opt_state = opt.state_dict()
-        for i in range(len(params)):
-            if f"opt.{i}.exp_avg" in state:
-                opt_state["state"][i] = {k: state[f"opt.{i}.{k}"].to(device)
-                                         for k in ("step", "exp_avg", "exp_avg_sq")}
-                opt_state["state"][i]["step"] = opt_state["state"][i]["step"].cpu()
-        opt.load_state_dict(opt_state)
-        start = int(meta["step"])
+    restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params), device)
+    if restored is not None:
+        net.load_adapter_state_dict(restored[0])
+        start = restored[1]
     noise_sched = net.noise_scheduler()
     ids_all = torch.from_numpy(caption_ids(gen.class_idx_[pos], aus, len(gen.au_names_),
                                            gen.max_au_phrases, gen.phrase_threshold))
@@ -381,16 +369,7 @@ def train_adapter(gen, x: torch.Tensor, pos: np.ndarray, aus: np.ndarray, cfg: d
         ema.step(params)
         done = step + 1
         if ckpt is not None and (done % int(cfg["checkpoint_every"]) == 0 or done == steps):
-            state = {f"net.{k}": v for k, v in net.adapter_state_dict().items()}
-            state.update({f"ema.{i}": p.detach().cpu().contiguous()
-                          for i, p in enumerate(ema.shadow_params)})
-            for i, st in opt.state_dict()["state"].items():
-                for key in ("step", "exp_avg", "exp_avg_sq"):
-                    state[f"opt.{i}.{key}"] = torch.as_tensor(st[key]).detach().cpu().contiguous()
-            tmp = ckpt.with_suffix(".tmp")
-            save_file(state, str(tmp))
-            os.replace(tmp, ckpt)
-            (wd / "adapter-ckpt.json").write_text(json.dumps({"step": done}))
+            save_train_state(ckpt, net.adapter_state_dict(), ema, opt, done)
         gen.last_loss_ = float(loss.detach())
     gen.train_steps_done_ = steps - start
     ema.copy_to(params)
