@@ -234,3 +234,16 @@ def test_workdir_resume_equals_uninterrupted(sd, data, tmp_path):
     assert resumed.train_steps_done_ == 2
     sa, sb = fresh.net_.adapter_state_dict(), resumed.net_.adapter_state_dict()
     assert all(torch.allclose(sa[k], sb[k], atol=1e-6) for k in sa)
+
+
+def test_missing_transformers_is_a_one_line_config_error(sd, monkeypatch):
+    import importlib.util
+
+    from ferbench_generators.synfer import pretrained
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "transformers" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"ferbench\[pretrained\]") as e:
+        pretrained.load_parts(sd)
+    assert "\n" not in str(e.value) and str(sd) in str(e.value)

@@ -109,6 +109,10 @@ def unet_fingerprint(folder: Path) -> str:
 def load_parts(folder: Path) -> dict:
     """UNet, VAE, text encoder, tokenizer and scheduler config, read locally only."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+
+    if importlib.util.find_spec("transformers") is None:
+        raise _error(f"synfer pretrained={folder} needs transformers for the CLIP text encoder: "
+                     "pip install 'ferbench[pretrained]'")
     from transformers import CLIPTextModel, CLIPTokenizer
     from transformers.utils import logging as hf_logging
 
