@@ -117,3 +117,29 @@ def test_degenerate_landmarks_give_nan_not_crash(toy, gt_estimates):
     prof = au_profile_distance(out, np.zeros(4), out, np.zeros(4), [0], est.au_names,
                                usable=est.usable_aus, min_per_class=1)
     assert prof["per_class"]["0"]["distance"] == pytest.approx(0.0)
+
+
+def test_real_landmarks_are_cached_with_a_key_that_covers_the_landmarker(toy, tmp_path):
+    from ferbench.aus_estimate.landmarks import DlibLandmarks, FlatLandmarks
+    from ferbench.features.cache import cached_features
+
+    x = toy[0].images[:6]
+    dl = DlibLandmarks()
+    direct, _ = dl(x)
+    calls = []
+
+    class Counting(DlibLandmarks):
+        def __call__(self, images):
+            calls.append(len(images))
+            return super().__call__(images)
+
+    flat = FlatLandmarks(Counting())
+    f1, hit1 = cached_features(flat, x, home=tmp_path, dataset_hash="h", split="train")
+    f2, hit2 = cached_features(flat, x, home=tmp_path, dataset_hash="h", split="train")
+    assert (hit1, hit2) == (False, True) and calls == [6]
+    np.testing.assert_array_equal(FlatLandmarks.unflatten(f2), direct)
+    # other detector / upsampling settings are another entry, never the cached one
+    other = FlatLandmarks(DlibLandmarks(use_detector=False, upsample=1))
+    assert other.name != flat.name
+    _, hit3 = cached_features(other, x, home=tmp_path, dataset_hash="h", split="train")
+    assert hit3 is False

@@ -21,6 +21,8 @@ image's prediction gained about 0.02 px and was not adopted (twice the time).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PIL import Image
 
@@ -92,3 +94,27 @@ class DlibLandmarks:
         for i, img in enumerate(images):
             out[i], found[i] = self.one(img)
         return out, found
+
+
+class FlatLandmarks:
+    """A landmarker seen as a feature extractor, so that ``ferbench.features.cache`` can keep the
+    real set's landmarks on disk like its Inception features: ``images -> (N, 136)`` float64
+    (x0, y0, x1, y1, ...). The cache key covers the landmarker's name, weights sha256,
+    upsampling and detector settings (through ``name``); ``detected`` is not kept (the AU
+    estimator uses the landmarks only)."""
+
+    resize_mode = "none"
+    dim = 68 * 2
+
+    def __init__(self, landmarker) -> None:
+        self.landmarker = landmarker
+        d = landmarker.describe() if hasattr(landmarker, "describe") else {}
+        self.name = "landmarks:" + json.dumps(d, sort_keys=True)
+        self.weights_sha256 = d.get("weights_sha256", "")
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.landmarker(images)[0], dtype=np.float64).reshape(len(images), -1)
+
+    @staticmethod
+    def unflatten(feats: np.ndarray) -> np.ndarray:
+        return np.asarray(feats, dtype=np.float64).reshape(len(feats), 68, 2)
