@@ -43,16 +43,18 @@ class TinyCNN(nn.Module):
 
 
 def _augment(x: torch.Tensor, g: torch.Generator, robust: bool) -> torch.Tensor:
-    flip = torch.rand(len(x), generator=g) < 0.5
+    """Random draws on the CPU (``g``), applied on ``x``'s device: same draws on CPU and CUDA."""
+    dev = x.device
+    flip = (torch.rand(len(x), generator=g) < 0.5).to(dev)
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     if robust:
         # Blur half of the batch with a 3x3 box and add noise of random strength: x̂0-like.
-        blur = torch.rand(len(x), generator=g) < 0.5
-        k = torch.full((x.shape[1], 1, 3, 3), 1 / 9.0)
+        blur = (torch.rand(len(x), generator=g) < 0.5).to(dev)
+        k = torch.full((x.shape[1], 1, 3, 3), 1 / 9.0, device=dev)
         xb = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=x.shape[1])
         x = torch.where(blur[:, None, None, None], xb, x)
         sigma = torch.rand(len(x), 1, 1, 1, generator=g) * 0.3
-        x = x + sigma * torch.randn(x.shape, generator=g)
+        x = x + (sigma * torch.randn(x.shape, generator=g)).to(dev)
     return x
 
 
@@ -60,11 +62,11 @@ def train_tiny_cnn(x: torch.Tensor, y: torch.Tensor, *, num_classes: int, width:
                    epochs: int, seed: int, robust: bool, batch_size: int = 64,
                    lr: float = 2e-3) -> TinyCNN:
     """Train a :class:`TinyCNN` on ``x`` (``(N, C, H, W)`` in [-1, 1]) and contiguous labels
-    ``y`` with Adam and a cosine schedule; deterministic for a seed on CPU. Returns it in
-    eval mode."""
+    ``y`` with Adam and a cosine schedule, on ``x``'s device; deterministic for a seed on CPU.
+    Returns it in eval mode."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = TinyCNN(x.shape[1], num_classes, width)
+        model = TinyCNN(x.shape[1], num_classes, width).to(x.device)
     g = torch.Generator().manual_seed(seed + 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
@@ -73,7 +75,7 @@ def train_tiny_cnn(x: torch.Tensor, y: torch.Tensor, *, num_classes: int, width:
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=g)
         for s in range(0, len(x), batch_size):
-            idx = perm[s:s + batch_size]
+            idx = perm[s:s + batch_size].to(x.device)
             if len(idx) < 2:
                 continue
             loss = F.cross_entropy(model(_augment(x[idx], g, robust)), y[idx])
@@ -87,9 +89,10 @@ def train_tiny_cnn(x: torch.Tensor, y: torch.Tensor, *, num_classes: int, width:
 @torch.no_grad()
 def ensemble_probs(models: list[nn.Module], x: torch.Tensor, batch_size: int = 256
                    ) -> torch.Tensor:
-    """Per-member softmax probabilities ``(M, N, K)`` for images ``x`` in [-1, 1]."""
+    """Per-member softmax probabilities ``(M, N, K)`` (on the CPU) for images ``x`` in [-1, 1]
+    (on the members' device)."""
     out = []
     for m in models:
         out.append(torch.cat([F.softmax(m(x[s:s + batch_size]), dim=1)
                               for s in range(0, len(x), batch_size)]))
-    return torch.stack(out)
+    return torch.stack(out).cpu()

@@ -45,7 +45,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ferbench.api import Budget, GeneratorMeta, SampleBatch, init_params, load_fitted, save_fitted
 from ferbench.labels import CANONICAL, INDEX
@@ -61,7 +60,6 @@ from .conditioning import (
 )
 from .model import Net, build_unet, make_noise_scheduler, sample
 from .pseudolabel import DROP, RELABEL, rectify, select, shortfall
-from .train_state import load_train_state, save_train_state
 
 VERSION = "1"
 _SOLVERS = ("dpmsolver++", "unipc", "ddpm")
@@ -90,7 +88,8 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return ((x.detach().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8
+                                                                    ).permute(0, 2, 3, 1).numpy()
 
 
 def _derived_seed(*parts: int) -> int:
@@ -231,11 +230,12 @@ class SynFER:
         with torch.random.fork_rng(devices=[]):
             if self.guidance:
                 self.clf_ = self._cached_cnn(wd, "guide", x, y, k, cfg["clf_width"],
-                                             cfg["clf_epochs"], _derived_seed(seed, 11), True)
+                                             cfg["clf_epochs"], _derived_seed(seed, 11), True,
+                                             device)
             if self.pseudo_label:
                 self.ensemble_ = [self._cached_cnn(wd, f"ens{m}", x, y, k, cfg["ens_width"],
                                                    cfg["ens_epochs"],
-                                                   _derived_seed(seed, 21, m), False)
+                                                   _derived_seed(seed, 21, m), False, device)
                                   for m in range(int(cfg["ens_members"]))]
             # 4. the diffusion model (or, pretrained, the AU adapter on the frozen SD UNet)
             if pt:
@@ -244,7 +244,7 @@ class SynFER:
                 self.net_ = train_adapter(self, x, pos, aus, cfg, seed, wd, device,
                                           _derived_seed, caption_ids)
             else:
-                self.net_ = self._train_unet(x, pos, aus, cfg, seed, wd, clause_table)
+                self.net_ = self._train_unet(x, pos, aus, cfg, seed, wd, clause_table, device)
         return self
 
     def _new_net(self, cfg: dict, clause_table: np.ndarray | None) -> Net:
@@ -258,77 +258,37 @@ class SynFER:
                 p.au_scale = float(self.au_scale)
         return net
 
-    def _cached_cnn(self, wd, name, x, y, k, width, epochs, seed, robust) -> TinyCNN:
+    def _cached_cnn(self, wd, name, x, y, k, width, epochs, seed, robust, device) -> TinyCNN:
         from safetensors.torch import load_file, save_file
 
         path = None if wd is None else wd / f"{name}.safetensors"
         if path is not None and path.exists():
             m = TinyCNN(x.shape[1], k, width)
             m.load_state_dict(load_file(str(path)))
-            return m.eval().requires_grad_(False)
-        m = train_tiny_cnn(x, y, num_classes=k, width=width, epochs=epochs, seed=seed,
-                           robust=robust)
+            return m.to(device).eval().requires_grad_(False)
+        m = train_tiny_cnn(x.to(device), y.to(device), num_classes=k, width=width,
+                           epochs=epochs, seed=seed, robust=robust)
         if path is not None:
             tmp = path.with_suffix(".tmp")
-            save_file({a: b.contiguous() for a, b in m.state_dict().items()}, str(tmp))
+            save_file({a: b.cpu().contiguous() for a, b in m.state_dict().items()}, str(tmp))
             os.replace(tmp, path)
         return m
 
-    def _train_unet(self, x, pos, aus, cfg, seed, wd, clause_table) -> Net:
-        from diffusers.training_utils import EMAModel
+    def _train_unet(self, x, pos, aus, cfg, seed, wd, clause_table, device) -> Net:
+        from .training import train_eps
 
         torch.manual_seed(_derived_seed(seed, 31))
-        net = self._new_net(cfg, clause_table)
+        net = self._new_net(cfg, clause_table).to(device)
         net.train()
         params = [p for p in net.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=float(cfg["lr"]), weight_decay=0.0)
-        ema = EMAModel(params, decay=float(cfg["ema_decay"]), use_ema_warmup=True, power=2 / 3)
-        steps, bs = int(cfg["train_steps"]), int(cfg["batch_size"])
-        start = 0
-        ckpt = None if wd is None else wd / "unet-ckpt.safetensors"
-        restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params),
-                                                              "cpu")
-        if restored is not None:
-            net.load_state_dict(restored[0])
-            start = restored[1]
-        noise_sched = make_noise_scheduler()
-        ids_all = torch.from_numpy(caption_ids(self.class_idx_[pos], aus,
-                                               len(self.au_names_), self.max_au_phrases,
-                                               self.phrase_threshold))
-        aus_t = torch.from_numpy(aus)
-        flip_ok = "contempt" not in self.classes_  # contempt is one-sided; do not mirror it
-        n = len(x)
-        per_epoch = max(1, n // bs)
-        for step in range(start, steps):
-            epoch, j = divmod(step, per_epoch)
-            perm = np.random.default_rng(_derived_seed(seed, 41, epoch)).permutation(n)
-            idx = torch.from_numpy(perm[j * bs:(j + 1) * bs] if n >= bs else perm)
-            g = torch.Generator().manual_seed(_derived_seed(seed, 43, step))
-            x0 = x[idx]
-            if flip_ok:
-                flip = torch.rand(len(idx), generator=g) < 0.5
-                x0 = torch.where(flip[:, None, None, None], x0.flip(3), x0)
-            noise = torch.randn(x0.shape, generator=g)
-            t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(idx),), generator=g)
-            xt = noise_sched.add_noise(x0, noise, t)
-            text, au = net.cond(ids_all[idx], aus_t[idx])
-            u = torch.rand(len(idx), 3, generator=g)
-            drop_all = u[:, 0] < self.p_uncond
-            keep_text = ~(drop_all | (u[:, 1] < self.p_uncond / 2))[:, None, None]
-            keep_au = ~(drop_all | (u[:, 2] < self.p_uncond / 2))[:, None, None]
-            text, au = text * keep_text, au * keep_au
-            loss = F.mse_loss(net.eps(xt, t, text, au), noise)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            ema.step(params)
-            done = step + 1
-            if ckpt is not None and (done % int(cfg["checkpoint_every"]) == 0 or done == steps):
-                save_train_state(ckpt, net.state_dict(), ema, opt, done)
-            self.last_loss_ = float(loss.detach())
-        self.train_steps_done_ = steps - start
-        ema.copy_to(params)
+        ids = torch.from_numpy(caption_ids(self.class_idx_[pos], aus, len(self.au_names_),
+                                           self.max_au_phrases, self.phrase_threshold))
+        self.train_steps_done_, self.last_loss_ = train_eps(
+            net, params, x=x, ids=ids, aus=torch.from_numpy(aus), cfg=cfg, seed=seed,
+            derived_seed=_derived_seed, noise_sched=make_noise_scheduler(),
+            p_uncond=self.p_uncond, flip_ok="contempt" not in self.classes_,  # one-sided
+            device=device, ckpt=None if wd is None else wd / "unet-ckpt.safetensors",
+            state_dict=net.state_dict, load_state_dict=net.load_state_dict)
         return net.eval().requires_grad_(False)
 
     # -- save / load --------------------------------------------------------------------------
@@ -391,7 +351,7 @@ class SynFER:
             table = net_sd.get("cond.clause_table")
             gen.net_ = gen._new_net(gen.cfg_, None if table is None else table.numpy())
             gen.net_.load_state_dict(net_sd)
-            gen.net_.eval().requires_grad_(False)
+            gen.net_.to(device).eval().requires_grad_(False)
         k = len(gen.classes_)
         ch = gen.shape_[2]
 
@@ -399,7 +359,7 @@ class SynFER:
             m = TinyCNN(ch, k, width)
             m.load_state_dict({a[len(prefix) + 1:]: b for a, b in tensors.items()
                                if a.startswith(prefix + ".")})
-            return m.eval().requires_grad_(False)
+            return m.to(device).eval().requires_grad_(False)
 
         gen.clf_ = cnn("clf", gen.cfg_["clf_width"]) if config["has_guidance_classifier"] \
             else None
@@ -430,8 +390,14 @@ class SynFER:
         """Text and AU tokens for canonical ``labels`` and ``aus``."""
         ids = caption_ids(labels, aus, len(self.au_names_), self.max_au_phrases,
                           self.phrase_threshold)
+        dev = self._device()
         with torch.no_grad():
-            return self.net_.cond(torch.from_numpy(ids), torch.from_numpy(aus).float())
+            return self.net_.cond(torch.from_numpy(ids).to(dev),
+                                  torch.from_numpy(aus).float().to(dev))
+
+    def _device(self) -> torch.device:
+        """Where the fitted model lives (``fit``'s / ``load``'s ``device``)."""
+        return next(self.net_.parameters()).device
 
     def captions(self, labels: np.ndarray, aus: np.ndarray) -> list[str]:
         ids = caption_ids(labels, aus, len(self.au_names_), self.max_au_phrases,
@@ -457,10 +423,10 @@ class SynFER:
                             generator=g)
         guide = self.guidance if guidance is None else guidance
         clf = self.clf_ if guide and self.clf_ is not None else None
+        noise = noise.to(self._device())
         if pt:
             from .pretrained import PixelClassifier
 
-            noise = noise.to(self.net_.device)
             clf = None if clf is None else PixelClassifier(self.net_, clf, self.shape_)
         steps = int(self.sample_steps or self.cfg_["sample_steps"])
         scale = self.cfg_scale if cfg_scale is None else cfg_scale
@@ -471,7 +437,8 @@ class SynFER:
             sl = slice(s, s + bs)
             x = sample(self.net_, text[sl], au[sl], noise[sl], steps=steps,
                        cfg_scale=scale, solver=self.solver, clf=clf,
-                       target=torch.from_numpy(pos[sl]), lam=self.guidance_lambda,
+                       target=torch.from_numpy(pos[sl]).to(noise.device),
+                       lam=self.guidance_lambda,
                        guidance_start=self._guide_start(),
                        classifier_scale=self.classifier_scale, counter=counter,
                        generator=torch.Generator().manual_seed(_derived_seed(seed, s)),
@@ -480,7 +447,7 @@ class SynFER:
                 with torch.no_grad():
                     x = self.net_.to_pixels(x, self.shape_)
             out.append(x)
-        return torch.cat(out) if out else torch.zeros((0, ch, h, w))
+        return torch.cat(out) if out else torch.zeros((0, ch, h, w), device=noise.device)
 
     def generate(self, labels, *, seed: int, aus=None) -> SampleBatch:
         labels = np.asarray(labels, dtype=np.int64)

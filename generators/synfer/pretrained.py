@@ -63,7 +63,6 @@ from torch import nn
 
 from .attention import install_au_processors
 from .conditioning import caption_text
-from .train_state import load_train_state, save_train_state
 
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 _WEIGHTS = (".safetensors", ".bin")
@@ -319,9 +318,9 @@ class PixelClassifier(nn.Module):
 
 def train_adapter(gen, x: torch.Tensor, pos: np.ndarray, aus: np.ndarray, cfg: dict, seed: int,
                   wd: Path | None, device: str, derived_seed, caption_ids) -> PretrainedNet:
-    """Train the AU adapter on the frozen pretrained UNet (latent epsilon loss, CFG dropout,
-    AdamW, EMA, resumable checkpoints in ``wd``): the from-scratch loop's rules on latents."""
-    from diffusers.training_utils import EMAModel
+    """Train the AU adapter on the frozen pretrained UNet: :func:`.training.train_eps` on the
+    VAE latents of the images (the from-scratch loop's rules)."""
+    from .training import train_eps
 
     torch.manual_seed(derived_seed(seed, 31))
     net = PretrainedNet(gen.pretrained_folder_, gen.vocab_, len(gen.au_names_),
@@ -329,54 +328,15 @@ def train_adapter(gen, x: torch.Tensor, pos: np.ndarray, aus: np.ndarray, cfg: d
     params = net.adapter_parameters()
     for m in net.adapter_modules().values():
         m.train()
-    opt = torch.optim.AdamW(params, lr=float(cfg["lr"]), weight_decay=0.0)
-    ema = EMAModel(params, decay=float(cfg["ema_decay"]), use_ema_warmup=True, power=2 / 3)
-    steps, bs = int(cfg["train_steps"]), int(cfg["batch_size"])
-    start = 0
-    ckpt = None if wd is None else wd / "adapter-ckpt.safetensors"
-    restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params), device)
-    if restored is not None:
-        net.load_adapter_state_dict(restored[0])
-        start = restored[1]
-    noise_sched = net.noise_scheduler()
-    ids_all = torch.from_numpy(caption_ids(gen.class_idx_[pos], aus, len(gen.au_names_),
-                                           gen.max_au_phrases, gen.phrase_threshold))
-    aus_t = torch.from_numpy(aus)
-    flip_ok = "contempt" not in gen.classes_
-    n = len(x)
-    per_epoch = max(1, n // bs)
-    num_t = int(noise_sched.config.num_train_timesteps)
-    for step in range(start, steps):
-        epoch, j = divmod(step, per_epoch)
-        perm = np.random.default_rng(derived_seed(seed, 41, epoch)).permutation(n)
-        idx = torch.from_numpy(perm[j * bs:(j + 1) * bs] if n >= bs else perm)
-        g = torch.Generator().manual_seed(derived_seed(seed, 43, step))
-        x0 = x[idx]
-        if flip_ok:
-            flip = torch.rand(len(idx), generator=g) < 0.5
-            x0 = torch.where(flip[:, None, None, None], x0.flip(3), x0)
-        z0 = net.encode(x0)
-        noise = torch.randn(z0.shape, generator=g).to(z0.device)
-        t = torch.randint(0, num_t, (len(idx),), generator=g)
-        zt = noise_sched.add_noise(z0, noise, t.to(z0.device))
-        text, au = net.cond(ids_all[idx], aus_t[idx])
-        u = torch.rand(len(idx), 3, generator=g)
-        drop_all = u[:, 0] < gen.p_uncond
-        keep_text = ~(drop_all | (u[:, 1] < gen.p_uncond / 2))[:, None, None]
-        keep_au = ~(drop_all | (u[:, 2] < gen.p_uncond / 2))[:, None, None]
-        text, au = text * keep_text.to(z0.device), au * keep_au.to(z0.device)
-        loss = F.mse_loss(net.eps(zt, t.to(z0.device), text, au).float(), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema.step(params)
-        done = step + 1
-        if ckpt is not None and (done % int(cfg["checkpoint_every"]) == 0 or done == steps):
-            save_train_state(ckpt, net.adapter_state_dict(), ema, opt, done)
-        gen.last_loss_ = float(loss.detach())
-    gen.train_steps_done_ = steps - start
-    ema.copy_to(params)
+    ids = torch.from_numpy(caption_ids(gen.class_idx_[pos], aus, len(gen.au_names_),
+                                       gen.max_au_phrases, gen.phrase_threshold))
+    gen.train_steps_done_, gen.last_loss_ = train_eps(
+        net, params, x=x, ids=ids, aus=torch.from_numpy(aus), cfg=cfg, seed=seed,
+        derived_seed=derived_seed, noise_sched=net.noise_scheduler(), p_uncond=gen.p_uncond,
+        flip_ok="contempt" not in gen.classes_, device=device,
+        ckpt=None if wd is None else wd / "adapter-ckpt.safetensors",
+        state_dict=net.adapter_state_dict, load_state_dict=net.load_adapter_state_dict,
+        encode=net.encode)
     net.eval()
     for p in params:
         p.requires_grad_(False)
