@@ -61,7 +61,7 @@ from .conditioning import (
 from .model import Net, build_unet, make_noise_scheduler, sample
 from .pseudolabel import DROP, RELABEL, rectify, select, shortfall
 
-VERSION = "1"
+VERSION = "2"  # 2: pooled condition on the timestep embedding; x0 clipped when sampling
 _SOLVERS = ("dpmsolver++", "unipc", "ddpm")
 _TEXT = ("auto", "minilm", "learned")
 
