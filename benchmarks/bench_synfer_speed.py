@@ -29,11 +29,12 @@ def main() -> None:
     print("params", sum(p.numel() for p in unet.parameters()))
     opt = torch.optim.AdamW(unet.parameters(), 1e-3)
     x = torch.randn(32, 1, 48, 48)
-    tokens = torch.randn(32, 8, cfg["cross_dim"])
+    text = torch.randn(32, 4, cfg["cross_dim"])
+    au = torch.randn(32, 4, cfg["cross_dim"])
+    train_net = Net(unet, None)  # Net.eps adds the pooled condition
     for _ in range(6):
         t0 = time.time()
-        loss = unet(x, torch.randint(0, 1000, (32,)),
-                    encoder_hidden_states=tokens).sample.pow(2).mean()
+        loss = train_net.eps(x, torch.randint(0, 1000, (32,)), text, au).pow(2).mean()
         loss.backward()
         opt.step()
         opt.zero_grad()
