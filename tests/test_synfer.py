@@ -92,6 +92,16 @@ def test_guidance_step_moves_the_embedding_downhill(fitted, data):
     assert worse.sum() > before.sum()
 
 
+def test_guided_sampling_differs_from_unguided_at_the_same_seed(fitted, data):
+    """End to end, semantic guidance must reach the samples (in version 1 the model ignored its
+    text tokens and guided and unguided samples were bit-identical)."""
+    labels = np.repeat(data.class_indices, 2)
+    aus = fitted.sample_aus(np.searchsorted(fitted.class_idx_, labels), np.random.default_rng(1))
+    guided = fitted.render(labels, aus, seed=3, guidance=True)
+    plain = fitted.render(labels, aus, seed=3, guidance=False)
+    assert (guided - plain).abs().max() > 1e-3
+
+
 def make_ab(t):
     from ferbench_generators.synfer.model import make_noise_scheduler
 
