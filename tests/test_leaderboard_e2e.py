@@ -38,16 +38,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _preds(acc: float, n: int) -> list[int]:
+    """Predictions for ``_store``'s test labels (``j % 2``) that are right ``acc`` of the time,
+    so that the accuracy, its CI and the paired delta on the page all agree."""
+    right = round(acc * n)
+    return [j % 2 if j < right else 1 - j % 2 for j in range(n)]
+
+
 def _store(path: Path) -> None:
     st = ResultStore(path)
-    kw = dict(n_test=4, classes=["neutral", "happy"], y_pred=[0, 1, 0, 1], real_per_class=30,
-              generator_params={})
+    n = 500
+    kw = dict(n_test=n, classes=["neutral", "happy"], real_per_class=30, generator_params={})
     st.write_cell(make_result(0, acc=0.5, val_acc=0.5, ratio=0.0, mode="real", generator=None,
-                              generator_version=None, **kw))
+                              generator_version=None, y_pred=_preds(0.5, n), **kw))
     for k, (gen, acc, val) in enumerate([("real-augment", 0.734, 0.7), ("noise", 0.41, 0.4),
                                          ("real-augment", 0.70, 0.6)]):
         st.write_cell(make_result(0, acc=acc, val_acc=val, ratio=1.0 + (k == 2), mode="mix",
-                                  generator=gen, generator_version="1", **kw))
+                                  generator=gen, generator_version="1", y_pred=_preds(acc, n),
+                                  **kw))
 
 
 def test_leaderboard_in_chromium(tmp_path):
@@ -86,7 +94,9 @@ def test_leaderboard_in_chromium(tmp_path):
             try:
                 page.wait_for_function(
                     "() => document.body.innerText.includes('real-augment') &&"
-                    " document.body.innerHTML.includes('73.4')", timeout=90_000)
+                    " document.body.innerHTML.includes('73.4') &&"
+                    " document.body.innerHTML.includes('23.4')",  # its paired delta, in points
+                    timeout=90_000)
             except sync_api.TimeoutError:
                 page.screenshot(path=str(tmp_path / "timeout.png"), full_page=True)
                 raise AssertionError("generator/score not in the DOM; page text:\n"
