@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
+import time
 
 from ferbench.errors import ConfigError, FerbenchError
 
@@ -206,6 +208,7 @@ def cmd_run(args) -> int:
     from ferbench.results.query import summarize
     from ferbench.results.report import format_summary
 
+    t0 = time.monotonic()
     spec = load_protocol(args.protocol)
     spec = spec.override(
         dataset=args.dataset, data_root=args.data_root, test_dataset=args.test_dataset,
@@ -238,6 +241,7 @@ def cmd_run(args) -> int:
             print(format_pool_results(outcome.pool_records,
                                       title=f"{spec.name} v{spec.version} on {spec.dataset} "
                                       f"({spec.budget}, generator {args.generator})"))
+        _run_footer(outcome, store, t0)
         return 0
     summary = summarize(outcome.records)
     if args.json:
@@ -249,7 +253,19 @@ def cmd_run(args) -> int:
                              f" (test {test}/{spec.test_split}; {spec.budget}{gen})"))
         if spec.dataset == "toyfaces":
             print("note: toyfaces is a smoke test of the pipeline, not a FER result")
+    _run_footer(outcome, store, t0)
     return 0
+
+
+def _run_footer(outcome, store, t0: float) -> None:
+    """Where the results went, the wall time, and how to browse them (stderr, so that
+    ``--json`` output stays parseable)."""
+    n = len(outcome.records) + len(outcome.pool_records)
+    secs = time.monotonic() - t0
+    wall = f"{secs / 60:.0f} min {secs % 60:.0f} s" if secs >= 60 else f"{secs:.1f} s"
+    log.info("%d result(s) in %s (%d computed now, %d from earlier runs); wall time %s",
+             n, store.path, outcome.ran, outcome.resumed, wall)
+    log.info("browse them: ferbench leaderboard --store %s", shlex.quote(str(store.path)))
 
 
 def _check_generator(name: str, params: dict) -> None:

@@ -22,6 +22,10 @@ def test_mix_end_to_end_smoke(shared_home, tmp_path):
                    "smoke", "--store", store, "--no-progress", "--device", "cpu")
     out = proc.stdout
     assert "real only" in out and "best k =" in out and "smoke test of the pipeline" in out
+    # the run ends by saying where its results went, the wall time and how to browse them
+    assert f"6 result(s) in {store} (6 computed now, 0 from earlier runs); wall time" \
+        in proc.stderr
+    assert f"ferbench leaderboard --store {store}" in proc.stderr
     rows = ResultStore(store).cells()
     assert sorted(r["ratio"] for r in rows) == [0, 1, 2, 3, 4, 5]
     for r in rows:
@@ -47,6 +51,13 @@ def test_mix_end_to_end_smoke(shared_home, tmp_path):
     assert "real + real-augment" in table
     exported = json.loads(run_cli("results", "--store", store, "--json").stdout)
     assert len(exported) == 6 and all("metrics" in e for e in exported)
+    # another generator at the same setting reuses the real-only cell, and says it is that
+    # shared baseline, not a resumed run
+    other = run_cli("run", "--generator", "noise", "--protocol", "mix", "--budget", "smoke",
+                    "--ratios", "1", "--store", store, "--no-progress", "--device", "cpu")
+    assert "reusing 1 real-only baseline cell(s)" in other.stderr
+    assert "resuming" not in other.stderr
+    assert "(1 computed now, 1 from earlier runs)" in other.stderr
 
 
 def test_same_seed_same_numbers(shared_home, tmp_path):

@@ -87,6 +87,22 @@ def plan_protocol(spec: ProtocolSpec, generator: str | None, generator_params: d
                       n_boot=ctx.n_boot, score_config=score)
 
 
+def resume_message(plan: Plan, finished: set[str]) -> str:
+    """What a re-run found in the store, in words. A real-only cell carries no generator, so
+    every generator run at the same setting shares it: finding only those is not a resumed
+    (interrupted or repeated) run, and the message says which case it is."""
+    cells = {c.cell_id: c for c in plan.cells}
+    total = len(cells) + len(plan.scores)
+    shared = [i for i in finished if i in cells and cells[i].generator is None]
+    own = len(finished) - len(shared)
+    if own == 0 and any(c.generator is not None for c in cells.values()):
+        return (f"reusing {len(shared)} real-only baseline cell(s) stored by an earlier run at "
+                f"this setting (shared by every generator); {total - len(shared)} to compute")
+    return (f"resuming: {len(finished)} of {total} results already finished by an earlier "
+            f"run of this plan (interrupted or repeated)"
+            + (f", {len(shared)} of them shared real-only baseline(s)" if shared and own else ""))
+
+
 def run_protocol(spec: ProtocolSpec, generator: str | None, generator_params: dict | None,
                  store, ctx: Context, executor=None) -> RunOutcome:
     """Plan, skip finished cells, run the rest, and return every cell's record.
@@ -98,8 +114,7 @@ def run_protocol(spec: ProtocolSpec, generator: str | None, generator_params: di
     score_ids = [j.key for j in plan.scores]
     finished = store.finished_ids(ids) | store.finished_pool_results(score_ids)
     if finished:
-        log.info("resuming: %d of %d results already finished", len(finished),
-                 len(ids) + len(score_ids))
+        log.info("%s", resume_message(plan, finished))
     results = (executor or InProcessExecutor()).execute(plan, store, ctx, finished)
     old = {r["cell_id"]: r for r in store.get_cells([i for i in ids if i in finished])}
     records = [results[i].to_record() if i in results else old[i] for i in ids]
