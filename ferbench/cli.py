@@ -170,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="ferbench: %(message)s", stream=sys.stderr)
+    # -v turns on ferbench's own debug lines only: libraries' loggers (PIL alone writes a
+    # line per PNG chunk) stay at INFO and above
+    logging.basicConfig(level=logging.INFO, format="ferbench: %(message)s", stream=sys.stderr)
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not args.verbose:  # data warnings as one line each, without source locations
         import warnings
 

@@ -51,3 +51,17 @@ def test_validate_reports_cell_count(tmp_path):
 def test_results_on_empty_store(tmp_path):
     out = run_cli("results", "--store", tmp_path / "r.duckdb", env_home=tmp_path).stdout
     assert "no results" in out
+
+
+def test_verbose_shows_ferbench_debug_lines_not_libraries():
+    """``-v`` is ferbench's own debug log; PIL alone would otherwise write a line per PNG
+    chunk read."""
+    import subprocess
+    import sys
+
+    code = ("import logging; from ferbench.cli import main; main(['-v', 'ls', 'generators']); "
+            "logging.getLogger('PIL.PngImagePlugin').debug('x-library'); "
+            "logging.getLogger('ferbench').debug('x-own')")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120).stderr
+    assert "ferbench: x-own" in err and "x-library" not in err, err

@@ -8,10 +8,23 @@ only the job in flight (fits and pool blocks are on disk, written atomically).
 
 from __future__ import annotations
 
+import logging
+import time
+
 from ferbench.api.results import CellResult
 from ferbench.engine import artifacts, stages
 from ferbench.engine.context import Context
 from ferbench.protocol.plan import CELL, FIT, POOL, SCORE, Plan
+
+log = logging.getLogger("ferbench")
+
+
+def describe(job) -> str:
+    """One line naming a job, for ``-v``: kind, key, generator, ratio, seed."""
+    sp = job.spec
+    gen = getattr(sp, "generator", None) or "real only"
+    extra = f" ratio {sp.ratio:g}" if job.kind == CELL else ""
+    return f"{job.kind} {job.key[:12]} ({gen}{extra}, seed {sp.seed})"
 
 
 class InProcessExecutor:
@@ -29,8 +42,13 @@ class InProcessExecutor:
         results: dict[str, CellResult] = {}
         cells = [j for j in jobs if j.kind in (CELL, SCORE)]
         bar = tqdm(total=len(cells), desc="cells", disable=not ctx.progress or not cells)
+        log.debug("plan: %d job(s), %d to run here (%s)", len(plan.jobs), len(jobs),
+                  ", ".join(f"{sum(j.kind == k for j in jobs)} {k}" for k in
+                            (FIT, POOL, CELL, SCORE)))
         try:
             for job in jobs:
+                t0 = time.monotonic()
+                log.debug("start %s", describe(job))
                 if job.kind == FIT:
                     # Only fit when a pool that needs this fit still lacks blocks.
                     if any(not artifacts.pool_complete(p.key, p.n_blocks)
@@ -50,6 +68,7 @@ class InProcessExecutor:
                     store.write_cell(res)
                     results[job.key] = res
                     bar.update(1)
+                log.debug("done %s in %.1f s", describe(job), time.monotonic() - t0)
         finally:
             bar.close()
         return results
