@@ -63,19 +63,32 @@ def build(path: Path, n_cells: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=10_000)
+    ap.add_argument("--store", help="keep the built store here and reuse it on the next run "
+                    "(building 10k cells takes minutes)")
+    ap.add_argument("--profile", help="write a cProfile of the first render to this file")
     args = ap.parse_args()
     from streamlit.testing.v1 import AppTest
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "r.duckdb"
-        t0 = time.perf_counter()
-        n = build(db, args.cells)
-        print(f"built {n} cells in {time.perf_counter() - t0:.1f} s")
+        db = Path(args.store) if args.store else Path(tmp) / "r.duckdb"
+        if not db.exists():
+            t0 = time.perf_counter()
+            n = build(db, args.cells)
+            print(f"built {n} cells in {time.perf_counter() - t0:.1f} s")
         os.environ["FERBENCH_STORE"] = str(db)
         for run in ("first", "second"):
+            prof = None
+            if run == "first" and args.profile:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
             t0 = time.perf_counter()
             at = AppTest.from_file(APP, default_timeout=600).run()
             dt = time.perf_counter() - t0
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(args.profile)
             assert not at.exception, at.exception
             print(f"{run} render: {dt:.2f} s ({len(at.dataframe)} tables)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
