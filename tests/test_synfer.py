@@ -192,6 +192,18 @@ def test_workdir_checkpoint_is_reused_and_resume_equals_uninterrupted(data, tmp_
                              budgets=budgets).fit(TrainSet(data), seed=1,
                                                   budget=Budget("smoke"), workdir=wd)
     assert again.train_steps_done_ == 0
+    # A checkpoint from other settings (here another learning rate) is never continued.
+    other = copy.deepcopy(budgets)
+    other["smoke"]["lr"] = 2 * float(budgets["smoke"]["lr"])
+    changed = create_generator("synfer-noguide", text_encoder="learned", pseudo_label=False,
+                               budgets=other).fit(TrainSet(data), seed=1,
+                                                  budget=Budget("smoke"), workdir=wd)
+    assert changed.train_steps_done_ == 4  # trained from step 0
+    # ... nor one from another seed (other batches and noise)
+    reseeded = create_generator("synfer-noguide", text_encoder="learned", pseudo_label=False,
+                                budgets=other).fit(TrainSet(data), seed=2,
+                                                   budget=Budget("smoke"), workdir=wd)
+    assert reseeded.train_steps_done_ == 4
 
 
 def test_without_dataset_aus_prototypes_are_used_and_recorded(data):

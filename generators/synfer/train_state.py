@@ -2,22 +2,49 @@
 weights, the EMA shadow weights, AdamW's moments and the step, in one safetensors file plus a
 JSON step marker, written to a temporary name and renamed. A resumed run continues from the
 saved step with the same optimiser and EMA state, so it ends equal to an uninterrupted one
-(batches and noise are pure functions of seed and step)."""
+(batches and noise are pure functions of seed and step).
+
+A checkpoint also records a fingerprint of what it was trained from (:func:`fingerprint`: the
+data, the seed, the architecture and every training setting except the step count). A
+checkpoint with another fingerprint is ignored and training starts from step 0, so a workdir
+can never continue a different run. A longer run may continue a shorter one with the same
+fingerprint: the learning rate is constant, so that equals an uninterrupted longer run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
 import torch
 
 _MOMENTS = ("step", "exp_avg", "exp_avg_sq")
+#: Settings that may differ between a checkpoint and the run that continues it.
+_RESUMABLE = ("train_steps", "checkpoint_every")
+log = logging.getLogger("ferbench")
 
 
-def save_train_state(ckpt: Path, net_state: dict, ema, opt, step: int) -> None:
+def fingerprint(cfg: dict, tensors: dict, extra: dict, net_state: dict) -> str:
+    """sha256 over the training settings (``cfg`` without the step count), the training tensors
+    (``name -> tensor``: images, captions, AUs), ``extra`` (seed, CFG dropout, ...) and the
+    names and shapes of the trained weights (the architecture)."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"cfg": {k: v for k, v in cfg.items() if k not in _RESUMABLE},
+                         "extra": extra,
+                         "arch": [[k, list(v.shape)] for k, v in sorted(net_state.items())]},
+                        sort_keys=True, default=str).encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def save_train_state(ckpt: Path, net_state: dict, ema, opt, step: int, fp: str = "") -> None:
     """Write ``net_state`` (name -> tensor), ``ema.shadow_params`` and ``opt``'s AdamW state
-    to ``ckpt`` atomically, then ``<stem>.json`` with ``{"step": step}``."""
+    to ``ckpt`` atomically, then ``<stem>.json`` with ``{"step": step, "fingerprint": fp}``."""
     from safetensors.torch import save_file
 
     state = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net_state.items()}
@@ -29,18 +56,27 @@ def save_train_state(ckpt: Path, net_state: dict, ema, opt, step: int) -> None:
     tmp = ckpt.with_suffix(".tmp")
     save_file(state, str(tmp))
     os.replace(tmp, ckpt)
-    ckpt.with_suffix(".json").write_text(json.dumps({"step": int(step)}))
+    ckpt.with_suffix(".json").write_text(json.dumps({"step": int(step), "fingerprint": fp}))
 
 
-def load_train_state(ckpt: Path, ema, opt, n_params: int, device) -> tuple[dict, int] | None:
-    """Restore EMA and AdamW state from ``ckpt`` (None if there is no checkpoint); returns the
-    saved net weights (name -> tensor) for the caller to load, and the step to resume from."""
+def load_train_state(ckpt: Path, ema, opt, n_params: int, device, fp: str = ""
+                     ) -> tuple[dict, int] | None:
+    """Restore EMA and AdamW state from ``ckpt`` (None if there is no checkpoint, or if it was
+    written by a run with another fingerprint ``fp``); returns the saved net weights
+    (name -> tensor) for the caller to load, and the step to resume from."""
     from safetensors.torch import load_file
 
-    if not ckpt.exists():
+    marker = ckpt.with_suffix(".json")
+    if not ckpt.exists() or not marker.exists():
+        return None
+    meta = json.loads(marker.read_text())
+    if meta.get("fingerprint", "") != fp:
+        log.warning("synfer: ignoring the checkpoint in %s: it was trained from other data or "
+                    "settings (fingerprint %s, this run %s); training from step 0",
+                    ckpt.parent, meta.get("fingerprint") or "none", fp)
         return None
     state = load_file(str(ckpt))
-    step = int(json.loads(ckpt.with_suffix(".json").read_text())["step"])
+    step = int(meta["step"])
     for i, sp in enumerate(ema.shadow_params):
         sp.copy_(state[f"ema.{i}"])
     ema.optimization_step = step

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .train_state import load_train_state, save_train_state
+from .train_state import fingerprint, load_train_state, save_train_state
 
 
 def train_eps(net, params: list, *, x: torch.Tensor, ids: torch.Tensor, aus: torch.Tensor,
@@ -47,7 +47,13 @@ def train_eps(net, params: list, *, x: torch.Tensor, ids: torch.Tensor, aus: tor
     ema = EMAModel(params, decay=float(cfg["ema_decay"]), use_ema_warmup=True, power=2 / 3)
     steps, bs = int(cfg["train_steps"]), int(cfg["batch_size"])
     start = 0
-    restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params), device)
+    fp = "" if ckpt is None else fingerprint(
+        cfg, {"x": x, "ids": ids, "aus": aus},
+        {"seed": int(seed), "p_uncond": float(p_uncond), "flip_ok": bool(flip_ok),
+         "encoded": encode is not None, "noise_schedule": dict(noise_sched.config)},
+        state_dict())
+    restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params), device,
+                                                          fp)
     if restored is not None:
         load_state_dict(restored[0])
         start = restored[1]
@@ -82,7 +88,7 @@ def train_eps(net, params: list, *, x: torch.Tensor, ids: torch.Tensor, aus: tor
         ema.step(params)
         done = step + 1
         if ckpt is not None and (done % int(cfg["checkpoint_every"]) == 0 or done == steps):
-            save_train_state(ckpt, state_dict(), ema, opt, done)
+            save_train_state(ckpt, state_dict(), ema, opt, done, fp)
         last = float(loss.detach())
     ema.copy_to(params)
     return steps - start, last
