@@ -41,8 +41,16 @@ COLUMNS = {
     "cas": "CAS (synthetic-only, k=1) %", "real_only": "real only %", "seeds": "seeds",
     "note": "note",
 }
-FILTERS = ("dataset", "protocol", "classifier", "budget", "resolution", "real_per_class",
-           "generator")
+#: sidebar filters: column -> label; ``protocol_label`` ("mix v1") and ``family`` (the
+#: generator's registered family: baseline, gan, diffusion, submission, ...) are derived by
+#: :func:`with_derived_columns`
+FILTERS = {"dataset": "dataset", "protocol_label": "protocol and version",
+           "classifier": "classifier", "budget": "budget", "resolution": "resolution",
+           "real_per_class": "real per class", "family": "generator family",
+           "generator": "generator"}
+#: filters that keep the real-only baseline cells (no generator), so Δ and the reference
+#: line still exist
+_GENERATOR_FILTERS = ("generator", "family")
 ALL = "all"
 VIEWS = ("Overview", "Ratio curves", "Per class", "Fidelity", "Samples", "Run details")
 DASH = "–"
@@ -130,15 +138,42 @@ def _styled(df: pd.DataFrame):
     return df.style.format(fmt, na_rep=DASH)
 
 
+def generator_family(name: str | None) -> str | None:
+    """The registered family of a generator (``meta.family``), "not installed here" for results
+    imported from a machine that has it, None for the real-only cells."""
+    from ferbench.api.generator import GENERATORS
+    from ferbench.submit.folder_generator import register_submissions
+
+    if name is None:
+        return None
+    try:
+        register_submissions()
+        return str(GENERATORS.get(name).meta.family)
+    except Exception:  # noqa: BLE001 - unknown or broken plugin: the page still renders
+        return "not installed here"
+
+
+def with_derived_columns(flat: pd.DataFrame) -> pd.DataFrame:
+    """``flat`` plus the filter columns that are not stored: ``protocol_label`` and
+    ``family``."""
+    out = flat.copy()
+    out["protocol_label"] = out["protocol"].astype(str) + " v" + \
+        out["protocol_version"].astype(str)
+    fam = {g: generator_family(g) for g in out["generator"].dropna().unique()}
+    out["family"] = out["generator"].map(fam)
+    return out
+
+
 def apply_filters(flat: pd.DataFrame, choice: dict) -> pd.DataFrame:
-    """Keep the flat cell rows matching every non-"all" choice. The generator filter keeps the
-    real-only baseline cells (generator None) so Δ and the reference line still exist."""
+    """Keep the flat cell rows matching every non-"all" choice. The generator and family
+    filters keep the real-only baseline cells (generator None) so Δ and the reference line
+    still exist."""
     out = flat
     for key, val in choice.items():
         if val == ALL:
             continue
-        if key == "generator":
-            out = out[(out["generator"] == val) | out["generator"].isna()]
+        if key in _GENERATOR_FILTERS:
+            out = out[(out[key] == val) | out["generator"].isna()]
         else:
             out = out[out[key].astype(str) == val]
     return out
@@ -332,6 +367,8 @@ def main() -> None:
     path = store_path()
     store = ResultStore(path)
     flat = store.scores_frame()
+    if not flat.empty:
+        flat = with_derived_columns(flat)
     if flat.empty:
         st.info(f"No results in {path} yet. Run `ferbench run --generator real-augment "
                 "--protocol mix` first.")
@@ -340,8 +377,8 @@ def main() -> None:
                f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
     with st.sidebar:
         st.header("Filters")
-        choice = {k: st.selectbox(k.replace("_", " "), _options(flat, k), key=f"f_{k}")
-                  for k in FILTERS}
+        choice = {k: st.selectbox(label, _options(flat, k), key=f"f_{k}")
+                  for k, label in FILTERS.items()}
     sel = apply_filters(flat, choice)
     if sel.empty:
         st.info("No cells match these filters.")

@@ -181,6 +181,31 @@ def test_app_filter_and_fidelity_and_details(tmp_path, monkeypatch):
     assert len(conf) == 1 and int(conf[0].to_numpy().sum()) == 4  # 4 test items
 
 
+def test_app_family_and_protocol_version_filters(tmp_path, monkeypatch):
+    """'generator family' comes from the registry (real-augment and noise are baselines, an
+    unknown name is 'not installed here') and keeps the real-only baseline; 'protocol and
+    version' tells two versions of one protocol apart."""
+    db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50), _cell(1.0, "real-augment", 0.6, 0.6),
+                                _cell(1.0, "gen-elsewhere", 0.7, 0.7),
+                                _cell(0.0, None, 0.50, 0.50, protocol_version=2),
+                                _cell(1.0, "noise", 0.3, 0.3, protocol_version=2)])
+    monkeypatch.setenv("FERBENCH_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    fam = at.sidebar.selectbox(key="f_family")
+    assert fam.options == ["all", "baseline", "not installed here"]
+    assert at.sidebar.selectbox(key="f_protocol_label").options == ["all", "p1 v1", "p1 v2"]
+    fam.select("baseline").run()
+    assert not at.exception
+    tables = [list(d.value["generator"]) for d in at.dataframe if "generator" in d.value]
+    assert tables == [["real-augment"], ["noise"]]  # each with its real-only Δ baseline
+    assert all(d.value["real only %"].notna().all() for d in at.dataframe
+               if "generator" in d.value)
+    at.sidebar.selectbox(key="f_protocol_label").select("p1 v2").run()
+    tables = [list(d.value["generator"]) for d in at.dataframe if "generator" in d.value]
+    assert tables == [["noise"]]
+
+
 def test_app_empty_selection_and_empty_fidelity(tmp_path, monkeypatch):
     db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50)])
     monkeypatch.setenv("FERBENCH_STORE", str(db))
