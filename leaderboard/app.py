@@ -39,7 +39,7 @@ COLUMNS = {
     "best_accuracy": "best mix acc %", "acc_ci": "acc 95% CI",
     "delta_vs_real": "Δ vs real only (points)", "delta_ci": "Δ 95% CI", "sig": "Δ≠0",
     "cas": "CAS (synthetic-only, k=1) %", "real_only": "real only %", "seeds": "seeds",
-    "note": "note",
+    "note": "note", "details": "provenance",
 }
 #: sidebar filters: column -> label; ``protocol_label`` ("mix v1") and ``family`` (the
 #: generator's registered family: baseline, gan, diffusion, submission, ...) are derived by
@@ -119,11 +119,18 @@ def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
         "sig": {True: "*", False: "", None: DASH}[r.get("significant")],
         "cas": _pct(r.get("cas")), "real_only": _pct(r.get("real_only")),
         "seeds": r.get("seeds"), "note": r.get("note") or "",
+        "details": details_link(r.get("best_cell_id")),
     } for r in rows])
     for c in ("best_accuracy", "delta_vs_real", "cas", "real_only"):
         df[c] = df[c].round(1)
     df["rank"] = df["rank"].astype("Int64")
     return df[list(COLUMNS)].rename(columns=COLUMNS).reset_index(drop=True)
+
+
+def details_link(cell_id: str | None) -> str | None:
+    """A link to the Run details view of one cell (the tab and the cell are query parameters,
+    so the link also works when shared)."""
+    return None if not cell_id else f"?view=Run+details&cell={cell_id[:12]}"
 
 
 def _styled(df: pd.DataFrame):
@@ -226,7 +233,8 @@ def _overview(st, rows: list[dict]) -> None:
                         f"{lead['best_k']:g}, chosen on validation; real only "
                         + (f"{100 * lead['real_only']:.1f}%)" if lead.get("real_only")
                            is not None else f"{DASH})"))
-        st.dataframe(_styled(leaderboard_table(grp)), hide_index=True)
+        st.dataframe(_styled(leaderboard_table(grp)), hide_index=True, column_config={
+            COLUMNS["details"]: st.column_config.LinkColumn(display_text="details")})
 
 
 def _curves(st, records: list[dict]) -> None:
@@ -421,7 +429,11 @@ def main() -> None:
             _samples(st, labels.get(pick_s))
     with tabs[5]:
         if tabs[5].open:
-            pick_d = st.selectbox("cell", list(labels), key="detail_cell")
+            wanted = str(st.query_params.get("cell", ""))  # from an overview row's link
+            opts = list(labels)
+            first = next((i for i, r in enumerate(labels.values())
+                          if wanted and r["cell_id"].startswith(wanted)), 0)
+            pick_d = st.selectbox("cell", opts, index=first, key="detail_cell")
             _details(st, labels.get(pick_d), records)
 
 if __name__ == "__main__":

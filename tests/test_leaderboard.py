@@ -206,6 +206,26 @@ def test_app_family_and_protocol_version_filters(tmp_path, monkeypatch):
     assert tables == [["noise"]]
 
 
+def test_each_overview_row_links_to_its_provenance(tmp_path, monkeypatch):
+    cells = [_cell(0.0, None, 0.50, 0.50), _cell(1.0, "gen-a", 0.6, 0.6),
+             _cell(2.0, "gen-a", 0.7, 0.5), _cell(1.0, "gen-b", 0.4, 0.4)]
+    db = _store_with(tmp_path, cells)
+    monkeypatch.setenv("FERBENCH_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    best_a = cells[1].cell_id  # k=1 wins on validation (0.6 > 0.5)
+    link = table.loc[table["generator"] == "gen-a", "provenance"].item()
+    assert link == f"?view=Run+details&cell={best_a[:12]}"
+    # following the link opens Run details on that cell
+    at.query_params["view"] = "Run details"
+    at.query_params["cell"] = best_a[:12]
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="detail_cell").value.endswith(best_a[:8])
+    assert best_a in str(at.json[0].value)  # its provenance is what is shown
+
+
 def test_app_empty_selection_and_empty_fidelity(tmp_path, monkeypatch):
     db = _store_with(tmp_path, [_cell(0.0, None, 0.50, 0.50)])
     monkeypatch.setenv("FERBENCH_STORE", str(db))

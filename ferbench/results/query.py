@@ -87,6 +87,7 @@ def summarize(records: list[dict], n_boot: int = 1000) -> dict:
     for (mode, ratio), recs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         recs = sorted(recs, key=lambda r: r["seed"])
         row = {"mode": mode, "ratio": ratio, "seeds": [r["seed"] for r in recs],
+               "cell_ids": [r["cell_id"] for r in recs],
                "generator": recs[0].get("generator"), "n_real": recs[0]["n_real"],
                "n_synthetic": recs[0]["n_synthetic"], "n_test": recs[0]["n_test"],
                "test_dataset": recs[0].get("test_dataset"),
@@ -175,6 +176,8 @@ def leaderboard(records: Iterable[dict], n_boot: int = 1000) -> list[dict]:
             "best_n_seeds": len(best["seeds"]) if best else 0,
             "created_at": max(r["created_at"] for r in recs),
             "note": summ["best_note"],
+            # the best k's cell (lowest seed): where the row's provenance link points
+            "best_cell_id": best["cell_ids"][0] if best else None,
         })
     return rows
 
