@@ -25,6 +25,7 @@ import pandas as pd
 
 from ferbench.results.query import (
     SETTING_KEYS,
+    cells_needing_predictions,
     leaderboard,
     per_class_recall,
     ranked,
@@ -198,7 +199,16 @@ def _load_rows(path: str, selection: str, stamp: tuple, _ids: list[str]
     """Records of the selected cells and their ranked leaderboard rows, cached by the app on
     the selection's digest and the store's size and latest timestamp (``_ids`` itself is not
     hashed: Streamlit skips arguments that start with "_")."""
-    records = ResultStore(path).get_cells(_ids, details=False)
+    store = ResultStore(path)
+    # predictions only where the paired bootstrap needs them (one-seed rows): at 10k cells of
+    # 20 seeds each this skips reading 300k prediction rows
+    records = store.get_cells(_ids, details=False, predictions=[])
+    need = cells_needing_predictions(records)
+    if need:
+        got = {r["cell_id"]: r for r in store.get_cells(need, details=False)}
+        for r in records:
+            if r["cell_id"] in got:
+                r["y_true"], r["y_pred"] = got[r["cell_id"]]["y_true"], got[r["cell_id"]]["y_pred"]
     return records, ranked(leaderboard(records))
 
 

@@ -313,3 +313,23 @@ def test_generator_kind_marks_submissions_and_plugins():
     finally:
         GENERATORS.unregister("kind-sub")
         GENERATORS.unregister("kind-plug")
+
+
+def test_predictions_of_the_needed_cells_give_the_same_leaderboard():
+    """The page reads per-image predictions only for cells_needing_predictions (one-seed mix
+    cells and their real-only cell); the rows must equal those computed from every
+    prediction."""
+    from ferbench.results.query import cells_needing_predictions
+
+    recs = [_cell(0.0, None, 0.50, 0.50).to_record(),
+            _cell(1.0, "one-seed", 0.6, 0.6).to_record()]
+    recs[1]["y_pred"] = [0, 1, 1, 1]  # differs from the baseline's: a real paired delta
+    for seed in (0, 1, 2):  # a three-seed generator in another setting
+        recs.append(_cell(0.0, None, 0.5, 0.5, seed=seed, real_per_class=10).to_record())
+        recs.append(_cell(1.0, "three-seed", 0.6 + 0.01 * seed, 0.6, seed=seed,
+                          real_per_class=10).to_record())
+    need = set(cells_needing_predictions(recs))
+    assert need == {recs[0]["cell_id"], recs[1]["cell_id"]}
+    stripped = [dict(r) if r["cell_id"] in need else {**r, "y_true": [], "y_pred": []}
+                for r in recs]
+    assert ranked(leaderboard(stripped)) == ranked(leaderboard(recs))

@@ -66,6 +66,25 @@ def runs(records: Iterable[dict]) -> list[tuple[dict, list[dict]]]:
     return out
 
 
+def cells_needing_predictions(records: Iterable[dict]) -> list[str]:
+    """The cells whose per-image predictions :func:`summarize` reads: each one-seed mix cell
+    (its paired bootstrap and McNemar test) and the real-only cell of that seed. A reader
+    that loads only these (``ResultStore.get_cells(..., predictions=...)``) gets the same
+    summaries; several-seed rows use the stored accuracies."""
+    need: set[str] = set()
+    for _, recs in runs(records):
+        baseline = {r["seed"]: r for r in recs if r["ratio"] == 0}
+        groups: dict[tuple, list[dict]] = {}
+        for r in recs:
+            groups.setdefault((r["mode"], float(r["ratio"])), []).append(r)
+        for (mode, ratio), g in groups.items():
+            if mode == "mix" and ratio > 0 and len(g) == 1:
+                need.add(g[0]["cell_id"])
+                if g[0]["seed"] in baseline:
+                    need.add(baseline[g[0]["seed"]]["cell_id"])
+    return sorted(need)
+
+
 def summarize(records: list[dict], n_boot: int = 1000) -> dict:
     """Summarise the records of one run (one setting, one variant plus its baseline).
 
