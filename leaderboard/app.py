@@ -40,7 +40,7 @@ COLUMNS = {
     "best_accuracy": "best mix acc %", "acc_ci": "acc 95% CI",
     "delta_vs_real": "Δ vs real only (points)", "delta_ci": "Δ 95% CI", "sig": "Δ≠0",
     "cas": "CAS (synthetic-only, k=1) %", "real_only": "real only %", "seeds": "seeds",
-    "note": "note", "details": "provenance",
+    "date": "run date (UTC)", "note": "note", "details": "provenance",
 }
 #: sidebar filters: column -> label; ``protocol_label`` ("mix v1") and ``family`` (the
 #: generator's registered family: baseline, gan, diffusion, submission, ...) are derived by
@@ -119,7 +119,10 @@ def leaderboard_table(rows: list[dict]) -> pd.DataFrame:
         "delta_ci": _ci_text(r.get("delta_lo"), r.get("delta_hi")),
         "sig": {True: "*", False: "", None: DASH}[r.get("significant")],
         "cas": _pct(r.get("cas")), "real_only": _pct(r.get("real_only")),
-        "seeds": r.get("seeds"), "note": r.get("note") or "",
+        # the seeds behind the shown score (the best k's cells), else the generator's seeds
+        "seeds": r.get("best_n_seeds") or r.get("seeds"),
+        "date": str(r.get("created_at") or "")[:16].replace("T", " "),
+        "note": r.get("note") or "",
         "details": details_link(r.get("best_cell_id")),
     } for r in rows])
     for c in ("best_accuracy", "delta_vs_real", "cas", "real_only"):

@@ -217,6 +217,8 @@ def test_each_overview_row_links_to_its_provenance(tmp_path, monkeypatch):
     best_a = cells[1].cell_id  # k=1 wins on validation (0.6 > 0.5)
     link = table.loc[table["generator"] == "gen-a", "provenance"].item()
     assert link == f"?view=Run+details&cell={best_a[:12]}"
+    row = table.loc[table["generator"] == "gen-a"].iloc[0]
+    assert row["run date (UTC)"] == "2025-01-01 00:00" and row["seeds"] == 1
     # following the link opens Run details on that cell
     at.query_params["view"] = "Run details"
     at.query_params["cell"] = best_a[:12]
@@ -333,3 +335,20 @@ def test_predictions_of_the_needed_cells_give_the_same_leaderboard():
     stripped = [dict(r) if r["cell_id"] in need else {**r, "y_true": [], "y_pred": []}
                 for r in recs]
     assert ranked(leaderboard(stripped)) == ranked(leaderboard(recs))
+
+
+def test_seeds_column_counts_the_seeds_behind_the_shown_score():
+    """k=1 has three seeds, k=2 only one; validation picks k=2, so its one seed is shown."""
+    recs = []
+    for seed in (0, 1, 2):
+        recs.append(_cell(0.0, None, 0.5, 0.5, seed=seed).to_record())
+        recs.append(_cell(1.0, "g", 0.55, 0.55, seed=seed).to_record())
+    recs.append(_cell(2.0, "g", 0.6, 0.7, seed=0).to_record())
+    row = leaderboard(recs)[0]
+    assert row["best_k"] == 2 and row["best_n_seeds"] == 1 and row["seeds"] == 3
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lb_app", APP)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.leaderboard_table(ranked([row]))["seeds"].item() == 1
