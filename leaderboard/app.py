@@ -250,6 +250,15 @@ def _overview(st, rows: list[dict]) -> None:
             COLUMNS["details"]: st.column_config.LinkColumn(display_text="details")})
 
 
+def _downloads(st, df: pd.DataFrame, name: str) -> None:
+    """CSV and JSON download buttons for one table (``name``: file stem and widget key)."""
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", df.to_csv(index=False), f"{name}.csv", "text/csv",
+                       key=f"csv_{name}")
+    c2.download_button("Download JSON", df.to_json(orient="records", indent=1),
+                       f"{name}.json", "application/json", key=f"json_{name}")
+
+
 def _curves(st, records: list[dict]) -> None:
     import altair as alt
 
@@ -300,10 +309,12 @@ def _per_class(st, records: list[dict], cell: dict | None) -> None:
             x=alt.X("class:N"), y=alt.Y("row:N", title=None),
             color=alt.Color("recall %:Q", scale=alt.Scale(domain=[0, 100])),
             tooltip=["row", "class", "recall %", "seeds"]), width="stretch")
+        _downloads(st, df.drop(columns=["row"]), "ferbench_per_class_recall")
     if cell is not None and cell.get("confusion"):
         st.markdown(f"Confusion matrix of **{_cell_label(cell)}** (rows true, columns predicted)")
         cm = pd.DataFrame(cell["confusion"], index=cell["classes"], columns=cell["classes"])
         st.dataframe(cm)
+        _downloads(st, cm.rename_axis("true").reset_index(), "ferbench_confusion")
 
 
 def _fidelity(st, store: ResultStore) -> None:
@@ -318,6 +329,7 @@ def _fidelity(st, store: ResultStore) -> None:
     df = pd.DataFrame(rows)
     st.dataframe(df.style.format({c: "{:.3g}" for c in ("value", "lo", "hi")}, na_rep=DASH),
                  hide_index=True)
+    _downloads(st, df, "ferbench_fidelity")
 
 
 def real_faces(dataset: str, root: str | None, split: str, resolution: int, channels: int,

@@ -166,6 +166,7 @@ def test_app_filter_and_fidelity_and_details(tmp_path, monkeypatch):
     fid = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
     assert set(fid["metric"]) == {"fid", "label_fidelity", "fid_class_disgust"}
     assert fid.loc[fid["metric"] == "fid", "value"].item() == pytest.approx(12.5)
+    assert len(at.get("download_button")) == 2  # CSV and JSON of the fidelity table
     at.query_params["view"] = "Run details"
     at.run()
     sb = at.selectbox(key="detail_cell")
@@ -179,6 +180,7 @@ def test_app_filter_and_fidelity_and_details(tmp_path, monkeypatch):
     cm.select(next(o for o in cm.options if o.startswith("gen-b"))).run()
     conf = [d.value for d in at.dataframe if list(d.value.columns) == CL]
     assert len(conf) == 1 and int(conf[0].to_numpy().sum()) == 4  # 4 test items
+    assert len(at.get("download_button")) == 4  # per-class recall and confusion, CSV + JSON
 
 
 def test_app_family_and_protocol_version_filters(tmp_path, monkeypatch):
