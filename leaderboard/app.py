@@ -52,6 +52,8 @@ FILTERS = {"dataset": "dataset", "protocol_label": "protocol and version",
 #: filters that keep the real-only baseline cells (no generator), so Δ and the reference
 #: line still exist
 _GENERATOR_FILTERS = ("generator", "family")
+FRAME_COLUMNS = ["cell_id", "created_at", "dataset", "protocol", "protocol_version",
+                 "classifier", "budget", "resolution", "real_per_class", "generator"]
 ALL = "all"
 VIEWS = ("Overview", "Ratio curves", "Per class", "Fidelity", "Samples", "Run details")
 DASH = "–"
@@ -399,7 +401,8 @@ def main() -> None:
     st.title("ferbench: synthetic facial-expression training data")
     path = store_path()
     store = ResultStore(path)
-    flat = store.scores_frame()
+    # the filter frame: only what the filters, the selection and the staleness stamp read
+    flat = store.scores_frame(columns=FRAME_COLUMNS)
     if not flat.empty:
         flat = with_derived_columns(flat)
     if flat.empty:

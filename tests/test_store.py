@@ -270,3 +270,14 @@ def test_sigkill_while_writing_leaves_complete_cells(tmp_path):
             store.get_cell(some)["seed"], n_test=n_test)["y_true"]
         # still writable; the restarted writer skips what is stored (write_cell -> False)
         assert store.write_cell(make_record(50_000 + start, n_test=n_test))
+
+
+def test_scores_frame_reads_only_the_asked_columns(store):
+    store.write_cell(make_record(0))
+    store.write_cell(make_record(1))
+    full = store.scores_frame()
+    light = store.scores_frame(columns=["cell_id", "generator", "created_at"])
+    assert list(light.columns) == ["cell_id", "generator", "created_at"]
+    assert light.equals(full[["cell_id", "generator", "created_at"]])
+    with pytest.raises(FerbenchError, match="no such result column"):
+        store.scores_frame(columns=["cell_id", "nope"])

@@ -509,7 +509,8 @@ class ResultStore:
         rec = self.get_cell(cell_id)
         return rec["y_true"], rec["y_pred"]
 
-    def _flat(self, filters: dict) -> tuple[list[str], list[tuple]]:
+    def _flat(self, filters: dict, columns: list[str] | None = None
+              ) -> tuple[list[str], list[tuple]]:
         clauses, params = [], []
         for key, val in filters.items():
             if key not in FLAT_COLUMNS or key == "classes":
@@ -523,13 +524,17 @@ class ResultStore:
                 clauses.append(f'"{key}" = ?')
                 params.append(val)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        cols = ", ".join(f'"{c}"' for c in FLAT_COLUMNS)
+        names = FLAT_COLUMNS if columns is None else list(columns)
+        bad = [c for c in names if c not in FLAT_COLUMNS]
+        if bad:
+            raise FerbenchError(f"no such result column(s): {bad}")
+        cols = ", ".join(f'"{c}"' for c in names)
         with self._read() as con:
             if con is None:
-                return FLAT_COLUMNS, []
+                return names, []
             rows = con.execute(f"SELECT {cols} FROM cells {where} ORDER BY created_at, cell_id",
                                params).fetchall()
-        return FLAT_COLUMNS, rows
+        return names, rows
 
     def cells(self, **filters: Any) -> list[dict]:
         """Flat per-cell rows (FLAT_COLUMNS), e.g. ``cells(protocol="p", generator=None)``;
@@ -537,9 +542,10 @@ class ResultStore:
         cols, rows = self._flat(filters)
         return [dict(zip(cols, r)) for r in rows]
 
-    def scores_frame(self, **filters: Any) -> pd.DataFrame:
-        """``cells()`` as a pandas DataFrame (empty, with the columns, when nothing is stored)."""
-        cols, rows = self._flat(filters)
+    def scores_frame(self, columns: list[str] | None = None, **filters: Any) -> pd.DataFrame:
+        """``cells()`` as a pandas DataFrame (empty, with the columns, when nothing is stored);
+        ``columns``: only these of FLAT_COLUMNS (a lighter read)."""
+        cols, rows = self._flat(filters, columns)
         return pd.DataFrame.from_records(rows, columns=cols)
 
     def export_json(self, path: str | os.PathLike | None = None) -> list[dict]:
