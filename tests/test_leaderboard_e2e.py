@@ -3,8 +3,11 @@ Chromium (the system one, driven by Playwright; no browser download) renders it,
 shows a generator name and a score from that store.
 
 Needs ``/usr/bin/chromium`` (Debian: ``apt-get install -y chromium``) and the ``playwright``
-Python package; skips with the reason otherwise. Set ``FERBENCH_SCREENSHOT=path.png`` to keep
-the screenshot (that is how ``docs/leaderboard.png`` is made).
+Python package; skips with the reason otherwise. Every run keeps its screenshot as a test
+artifact, ``test-artifacts/leaderboard.png`` at the repository root (git-ignored; another folder
+with ``FERBENCH_TEST_ARTIFACTS``), and a timeout keeps ``leaderboard-timeout.png`` there. Set
+``FERBENCH_SCREENSHOT=path.png`` to copy it elsewhere too (that is how ``docs/leaderboard.png``
+is made).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from factories import make_result
 from ferbench.results.store import ResultStore
 
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("FERBENCH_TEST_ARTIFACTS")
+                 or Path(__file__).resolve().parents[1] / "test-artifacts")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -98,7 +103,8 @@ def test_leaderboard_in_chromium(tmp_path):
                     " document.body.innerHTML.includes('23.4')",  # its paired delta, in points
                     timeout=90_000)
             except sync_api.TimeoutError:
-                page.screenshot(path=str(tmp_path / "timeout.png"), full_page=True)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "leaderboard-timeout.png"), full_page=True)
                 raise AssertionError("generator/score not in the DOM; page text:\n"
                                      + page.inner_text("body")[:2000]) from None
             page.wait_for_selector("text=Download CSV", timeout=60_000)  # script finished
@@ -109,6 +115,8 @@ def test_leaderboard_in_chromium(tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             browser.close()
         assert shot.stat().st_size > 10_000
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, ARTIFACTS / "leaderboard.png")
         if os.environ.get("FERBENCH_SCREENSHOT"):
             shutil.copy(shot, os.environ["FERBENCH_SCREENSHOT"])
     finally:
