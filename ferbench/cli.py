@@ -71,7 +71,8 @@ def _param(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ferbench", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                         help="run 'ferbench COMMAND -h' for its options")
 
     r = sub.add_parser("run", help="train a generator, make synthetic data, score it")
     r.add_argument("--generator", "-g", help="registered generator name (see 'ferbench ls generators')")
@@ -80,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", help="path to the dataset on disk (not needed for toyfaces)")
     r.add_argument("--test-dataset", help="cross-dataset evaluation: test on this dataset's test split")
     r.add_argument("--test-data-root", help="path of --test-dataset")
-    r.add_argument("--budget", "-b", choices=("smoke", "quick", "full"))
+    r.add_argument("--budget", "-b", choices=("smoke", "quick", "full"),
+                   help="compute budget (default: the protocol's, usually quick); smoke is for "
+                   "tests, full for a GPU")
     r.add_argument("--seeds", type=_seeds, help="number of seeds (3 = 0,1,2) or a list 0,4,7")
     r.add_argument("--ratios", type=_ratios, help="synthetic:real ratios, e.g. 1,2,3")
     r.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if present)")
@@ -108,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--slurm-array-parallelism", type=int, default=32, metavar="M", help="--executor slurm: jobs of one array running at once (default 32)")
 
     ls = sub.add_parser("ls", help="list generators, protocols, datasets or classifiers")
-    ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"))
+    ls.add_argument("what", choices=("generators", "protocols", "datasets", "classifiers"),
+                    help="what to list")
 
     res = sub.add_parser("results", help="print stored scores as tables; 'results export OUT' / "
                          "'results import IN' move results between machines")
@@ -134,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="address to listen on (default localhost)")
 
     v = sub.add_parser("validate", help="strictly parse a protocol YAML file")
-    v.add_argument("protocol")
+    v.add_argument("protocol", help="a protocol name or YAML file")
 
     c = sub.add_parser("check", help="run the conformance suite on a registered generator")
     c.add_argument("generator", help="registered generator name")
@@ -145,26 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
                        "with manifest.csv as a generator")
     s.add_argument("path", help="folder, .zip, .tar or .tar.gz holding images + manifest.csv")
     s.add_argument("--name", required=True, help="generator name the submission becomes")
-    s.add_argument("--version", default="1")
-    s.add_argument("--license", default="unknown")
-    s.add_argument("--url", default="")
+    s.add_argument("--version", default="1", help="the submission's version (default 1)")
+    s.add_argument("--license", default="unknown",
+                   help="licence of the images, e.g. CC-BY-4.0 (default unknown)")
+    s.add_argument("--url", default="", help="paper or project page")
     s.add_argument("--dataset", default="toyfaces",
                    help="dataset whose mix ratios to report (default toyfaces)")
     s.add_argument("--real-per-class", type=int,
                    help="real images per class to compute the allowed ratios for "
                         "(default: each budget's cap)")
-    s.add_argument("--resolution", type=int, default=48)
-    s.add_argument("--channels", type=int, choices=(1, 3), default=1)
+    s.add_argument("--resolution", type=int, default=48,
+                   help="protocol resolution the report checks the images against "
+                   "(default 48)")
+    s.add_argument("--channels", type=int, choices=(1, 3), default=1,
+                   help="protocol channels for that report: 1 grayscale (default), 3 RGB")
 
     ex = sub.add_parser("export", help="write stored results (cells and pool results) as "
                         "versioned JSON")
     ex.add_argument("out", help="output .json file")
     ex.add_argument("--generator", action="append", default=[], help="only this generator "
                     "(repeatable)")
-    ex.add_argument("--store")
+    ex.add_argument("--store", help="results store (default: $FERBENCH_HOME/results.duckdb)")
     im = sub.add_parser("import", help="merge an exported results file into the local store")
     im.add_argument("input", help="a file written by 'ferbench export'")
-    im.add_argument("--store")
+    im.add_argument("--store", help="results store to merge into (default: "
+                    "$FERBENCH_HOME/results.duckdb)")
     return p
 
 

@@ -76,9 +76,13 @@ def test_results_csv(db, tmp_path):
     assert float(rows[0]["best_accuracy"]) == pytest.approx(0.6)
 
 
-def test_results_help_documents_every_option():
+def test_every_command_documents_every_option():
     from ferbench.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    for action in sub.choices["results"]._actions:
-        assert action.help, f"results option {action.option_strings} has no help text"
+    parser = build_parser()
+    missing = [("ferbench", a.option_strings or a.dest) for a in parser._actions
+               if not a.help]
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, sp in sub.choices.items():
+        missing += [(name, a.option_strings or a.dest) for a in sp._actions if not a.help]
+    assert not missing, f"options without help text: {missing}"
