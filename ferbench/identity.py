@@ -9,7 +9,9 @@ Every cache key and result identity in ferbench is the sha256 of a canonical JSO
 - :func:`fit_id`: a fitted generator: generator name, version and params, the training set's
   content hash (after the low-data subset), resolution, channels, seed and budget.
 - :func:`pool_id`: a synthetic pool: the fit, plus the pool format and the AU targets asked for.
-  The ratio is not part of it: pools are nested, smaller k read a prefix of the blocks.
+  The ratio is not part of it: pools are nested, smaller k read a prefix of the blocks. When
+  several generators share one fit (a generator's optional ``fit_key``, e.g. the sample-time
+  ablations of ``synfer``), the sampler (generator name and full params) is part of it too.
 - :func:`prepared_key`: a prepared (decoded) dataset; what goes into it is assembled by
   :func:`ferbench.data.cache.cache_key` (adapter, source fingerprint, decode rules, size).
 """
@@ -61,9 +63,13 @@ def fit_id(**fields: Any) -> str:
     return canonical_hash(fit_identity(**fields))
 
 
-def pool_id(fit: str, au_targets: str | None) -> str:
-    return canonical_hash({"pool_format": POOL_FORMAT_VERSION, "fit": fit,
-                           "au_targets": au_targets})
+def pool_id(fit: str, au_targets: str | None, sampler: dict | None = None) -> str:
+    """``sampler``: ``{"generator", "params"}`` when the fit is shared by several generators
+    (None otherwise, which keeps every earlier pool id unchanged)."""
+    ident = {"pool_format": POOL_FORMAT_VERSION, "fit": fit, "au_targets": au_targets}
+    if sampler is not None:
+        ident["sampler"] = sampler
+    return canonical_hash(ident)
 
 
 def pool_result_id(pool_id: str, protocol: str, protocol_version: int, n: int,

@@ -257,3 +257,74 @@ def test_sampler_is_stable_under_an_imperfect_denoiser(solver):
     out = sample(NoisyOracle(), tokens, tokens, noise, steps=8, cfg_scale=1.0, solver=solver,
                  generator=torch.Generator().manual_seed(2))
     assert (out - target).abs().mean() < 0.1
+
+
+def test_variants_share_one_fit_but_not_their_pools():
+    """synfer's ablations switch sampling steps off, so they share synfer's fit (one UNet, so
+    the ablation isolates the step); a fit param gives another fit; every variant has its own
+    pool; a generator without ``fit_key`` keeps the ids it always had."""
+    from ferbench.api import shared_fit_key
+    from ferbench.api.results import PoolSpec
+    from ferbench.identity import fit_id, pool_id
+
+    def pool(name, **params):
+        gen = create_generator(name, **params)
+        return PoolSpec(generator=name, generator_version="2", generator_params=gen.get_params(),
+                        dataset="toyfaces", train_split="train", dataset_hash="d",
+                        train_hash="t", resolution=48, channels=1, real_per_class=100,
+                        real_fraction=1.0, seed=0, budget="quick", fit_key=shared_fit_key(gen))
+
+    full, noguide, nopl = pool("synfer"), pool("synfer-noguide"), pool("synfer-nopl")
+    assert full.fit_id == noguide.fit_id == nopl.fit_id
+    assert len({full.pool_id, noguide.pool_id, nopl.pool_id}) == 3
+    assert pool("synfer", cfg_scale=3.0).fit_id == full.fit_id  # sample-time
+    assert pool("synfer", p_uncond=0.2).fit_id != full.fit_id  # trains differently
+    assert pool("synfer-noguide", max_au_phrases=2).fit_id != noguide.fit_id
+    noise = pool("noise")
+    assert noise.fit_key is None
+    assert noise.fit_id == fit_id(generator="noise", generator_version="2",
+                                  generator_params=noise.generator_params, train_hash="t",
+                                  resolution=48, channels=1, seed=0, budget="quick")
+    assert noise.pool_id == pool_id(noise.fit_id, None)
+
+
+def test_mix_smoke_runs_and_the_ablations_reuse_synfer_s_fit(shared_home, tmp_path,
+                                                             monkeypatch):
+    """`ferbench run -g synfer -p mix` at smoke completes and is stored; then the two ablations
+    at the same setting load synfer's saved fit (no second fit), each with its own sampling
+    switches, into their own pools."""
+    from ferbench.engine import Context, run_protocol
+    from ferbench.protocol import load_protocol
+    from ferbench.results.store import ResultStore
+    from ferbench_generators.synfer.generator import SynFER
+
+    fits = []
+    real_fit = SynFER.fit
+
+    def counting_fit(self, *a, **k):
+        fits.append(self.meta.name)
+        return real_fit(self, *a, **k)
+
+    monkeypatch.setattr(SynFER, "fit", counting_fit)
+    spec = load_protocol("mix").override(budget="smoke", ratios=[1])
+    store = ResultStore(tmp_path / "r.duckdb")
+    pools, infos = {}, {}
+    for name in ("synfer", "synfer-noguide", "synfer-nopl"):
+        out = run_protocol(spec, name, {"text_encoder": "learned"}, store,
+                           Context(progress=False, n_boot=50))
+        (mixed,) = [r for r in out.records if r["ratio"] == 1]
+        assert mixed["generator"] == name and mixed["n_synthetic"] == mixed["n_real"]
+        pools[name] = mixed["pool_id"]
+        infos[name] = mixed["pool_stats"]["generator_info"]
+    assert fits == ["synfer"]  # fitted once, loaded twice
+    assert len(set(pools.values())) == 3
+    # the pseudo-labeller ran (its rounds are counted) except where the variant switched it off
+    assert infos["synfer"]["rounds"] >= 1 and infos["synfer-noguide"]["rounds"] >= 1
+    assert "rounds" not in infos["synfer-nopl"]
+    # same fit, same seed, pseudo-labels on in both: only guidance differs, and it acts
+    # (were the loaded fit left with synfer's own params, these pools would be identical)
+    from ferbench.engine.artifacts import read_block
+
+    a, b = (read_block(pools[n], 0)[0]["images"] for n in ("synfer", "synfer-noguide"))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    assert len(store) == 4  # one shared real-only cell + three mixed cells

@@ -21,6 +21,8 @@ from ferbench.api.generator import (
     init_params,
     load_fitted,
     save_fitted,
+    set_init_params,
+    shared_fit_key,
 )
 from ferbench.data.base import TrainSet
 
@@ -28,5 +30,5 @@ __all__ = [
     "BUDGETS", "GENERATORS", "MAX_TOP_UPS", "Budget", "Generator", "GeneratorMeta",
     "SampleBatch", "TrainSet", "accepts_kwarg", "can_save", "create_generator",
     "generator_class", "generator_distribution", "generator_names", "init_params",
-    "load_fitted", "save_fitted",
+    "load_fitted", "save_fitted", "set_init_params", "shared_fit_key",
 ]

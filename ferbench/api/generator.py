@@ -32,6 +32,14 @@ The contract (v2)
     expressions; synfer: classes x seeds). The harness calls it once per pool and stores
     ``generator_grid.png`` beside the pool, next to the ``grid.png`` it renders itself from
     the pool for every generator (rows: classes; columns: the first images of each class).
+``fit_key()`` and ``set_params(**params)`` (optional, together)
+    For variants that differ only at sampling time (ablations such as ``synfer-noguide``):
+    ``fit_key()`` returns ``{"generator": <name>, "params": <the params the fit depends on>}``.
+    Generators whose keys are equal share one fit (same fit id, one ``fits/`` entry, one
+    lock); their pools stay distinct (the pool id then includes the sampling generator and its
+    full params). ``fit`` must then produce the same state whatever the sample-time params
+    are, and after ``load`` the harness calls ``set_params(**params)`` with the requesting
+    generator's full params. Without ``fit_key`` a fit belongs to one (generator, params).
 
 Relabel and drop
 ----------------
@@ -60,6 +68,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ferbench.data.base import TrainSet
+from ferbench.errors import ConfigError
 from ferbench.registry import Registry
 
 BUDGETS = ("smoke", "quick", "full")
@@ -158,6 +167,35 @@ def init_params(obj: Any) -> dict[str, Any]:
                                  f"store it as self.{name} (needed by get_params)")
         out[name] = getattr(obj, name)
     return out
+
+
+def set_init_params(obj: Any, **params: Any) -> Any:
+    """scikit-learn's ``set_params`` for :func:`init_params` generators: set ``__init__``
+    arguments by name (unknown names are an error). Returns ``obj``."""
+    known = init_params(obj)
+    bad = sorted(set(params) - set(known))
+    if bad:
+        raise ConfigError(f"{type(obj).__name__}: unknown parameter(s) {', '.join(bad)}")
+    for name, value in params.items():
+        setattr(obj, name, value)
+    return obj
+
+
+def shared_fit_key(gen: Any) -> dict | None:
+    """The generator's ``fit_key()`` (see the contract), JSON-normalised; None when it has
+    none, i.e. its fit is its own. A malformed key is an error naming the generator."""
+    fn = getattr(gen, "fit_key", None)
+    if not callable(fn):
+        return None
+    key = fn()
+    name = getattr(getattr(gen, "meta", None), "name", type(gen).__name__)
+    if not (isinstance(key, dict) and set(key) == {"generator", "params"}
+            and isinstance(key["generator"], str) and isinstance(key["params"], dict)):
+        raise ConfigError(f"generator '{name}': fit_key() must return "
+                         f"{{'generator': str, 'params': dict}}, got {key!r}")
+    if not callable(getattr(gen, "set_params", None)):
+        raise ConfigError(f"generator '{name}': fit_key() needs set_params(**params) too")
+    return json.loads(json.dumps(key, sort_keys=True, default=str))
 
 
 def accepts_kwarg(fn: Any, name: str) -> bool:

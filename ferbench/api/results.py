@@ -183,17 +183,26 @@ class PoolSpec:
     au_targets: str | None = None
     data_options: dict = field(default_factory=dict)
     data_root: str | None = field(default=None, compare=False)
+    #: ``{"generator", "params"}`` from the generator's optional ``fit_key()``: generators with
+    #: equal keys share one fit (see :func:`ferbench.api.generator.shared_fit_key`); None: the
+    #: fit belongs to this generator and these params alone.
+    fit_key: dict | None = None
 
     @property
     def fit_id(self) -> str:
-        return _fit_id(generator=self.generator, generator_version=self.generator_version,
-                       generator_params=_json(self.generator_params), train_hash=self.train_hash,
+        gen, params = self.generator, self.generator_params
+        if self.fit_key is not None:
+            gen, params = self.fit_key["generator"], self.fit_key["params"]
+        return _fit_id(generator=gen, generator_version=self.generator_version,
+                       generator_params=_json(params), train_hash=self.train_hash,
                        resolution=self.resolution, channels=self.channels, seed=self.seed,
                        budget=self.budget)
 
     @property
     def pool_id(self) -> str:
-        return _pool_id(self.fit_id, self.au_targets)
+        sampler = None if self.fit_key is None else {
+            "generator": self.generator, "params": _json(self.generator_params)}
+        return _pool_id(self.fit_id, self.au_targets, sampler)
 
     def to_dict(self) -> dict:
         return _json(dataclasses.asdict(self))

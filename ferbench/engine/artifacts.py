@@ -53,8 +53,9 @@ def fit_lock(fit_id: str) -> Iterator[None]:
 
 
 def load_fit(pool: PoolSpec, device: str):
-    """The saved fit for ``pool``'s fit_id, loaded through the generator's ``load``; None when
-    there is none (or the generator cannot load, or the entry is unreadable)."""
+    """The saved fit for ``pool``'s fit_id, loaded through the generator's ``load`` (and, for a
+    shared fit, given ``pool``'s params through ``set_params``); None when there is none (or
+    the generator cannot load, or the entry is unreadable)."""
     import warnings
 
     from ferbench.api.generator import GENERATORS, can_save
@@ -67,6 +68,8 @@ def load_fit(pool: PoolSpec, device: str):
         return None
     try:
         gen = cls.load(d, device=device)
+        if pool.fit_key is not None:  # a shared fit: this generator's own (sample-time) params
+            gen.set_params(**pool.generator_params)
     except Exception as exc:  # a stale or broken entry is refitted, not fatal
         warnings.warn(f"ignoring unreadable generator fit {d}: {exc}", stacklevel=2)
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ferbench.api.generator import GENERATORS
+from ferbench.api.generator import GENERATORS, shared_fit_key
 from ferbench.engine.context import Context, data_hash, restrict_to
 from ferbench.engine.executors import InProcessExecutor
 from ferbench.errors import FerbenchError
@@ -66,12 +66,13 @@ def plan_protocol(spec: ProtocolSpec, generator: str | None, generator_params: d
     """Validate the generator, resolve the data and expand the spec into a plan."""
     from ferbench.classify import resolve_amp, train_config
 
-    version, params = None, dict(generator_params or {})
+    version, params, fit_key = None, dict(generator_params or {}), None
     if spec.needs_generator:
         if generator is None:
             raise FerbenchError(f"protocol '{spec.name}' (mode {spec.mode}) needs --generator")
         gen = GENERATORS.create(generator, **params)  # the only instance made for planning
         version, params = gen.meta.version, gen.get_params()
+        fit_key = shared_fit_key(gen)
     elif generator is not None:
         log.info("protocol '%s' trains on real data only; generator '%s' is not used",
                  spec.name, generator)
@@ -84,7 +85,7 @@ def plan_protocol(spec: ProtocolSpec, generator: str | None, generator_params: d
 
         score = score_config(spec.budget)
     return build_plan(spec, generator, version, params, _data_resolver(spec, ctx), amp,
-                      n_boot=ctx.n_boot, score_config=score)
+                      n_boot=ctx.n_boot, score_config=score, fit_key=fit_key)
 
 
 def resume_message(plan: Plan, finished: set[str]) -> str:

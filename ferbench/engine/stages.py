@@ -21,6 +21,7 @@ from ferbench.api.generator import (
     MAX_TOP_UPS,
     Budget,
     accepts_kwarg,
+    shared_fit_key,
 )
 from ferbench.api.results import CELL_METRICS, CellResult, CellSpec, PoolSpec, Provenance
 from ferbench.data.base import FaceData, TrainSet
@@ -48,17 +49,19 @@ def fitted_generator(pool: PoolSpec, ctx: Context):
     the load-or-fit is done holding an exclusive lock on ``fits/<fit_id>.lock``, so a second
     worker wanting the same fit waits, then loads the first one's saved fit instead of fitting
     again; the save itself is one rename (first writer wins), so even without the lock no
-    reader ever sees half a fit."""
+    reader ever sees half a fit. A fit shared by several generators (``fit_key``) is loaded
+    once per requesting generator and given that generator's params (``set_params``)."""
     key = pool.fit_id
-    if key in ctx._fits:
-        return ctx._fits[key]
+    memo = key if pool.fit_key is None else pool.pool_id
+    if memo in ctx._fits:
+        return ctx._fits[memo]
     gen = artifacts.load_fit(pool, ctx.device)
     if gen is None:
         with artifacts.fit_lock(key):
             gen = artifacts.load_fit(pool, ctx.device)  # fitted while we waited?
             if gen is None:
                 gen = _fit(pool, ctx)
-    ctx._fits[key] = gen
+    ctx._fits[memo] = gen
     return gen
 
 
@@ -320,7 +323,8 @@ def _pool_of(cell: CellSpec, real: FaceData) -> PoolSpec:
                     channels=cell.channels, real_per_class=cell.real_per_class,
                     real_fraction=cell.real_fraction, seed=cell.seed, budget=cell.budget,
                     au_targets=cell.au_targets, data_options=cell.data_options,
-                    data_root=cell.data_root)
+                    data_root=cell.data_root, fit_key=shared_fit_key(
+                        GENERATORS.create(cell.generator, **cell.generator_params)))
 
 
 def _scores(model, data: FaceData, classes, seed: int, n_boot: int, device: str):

@@ -91,12 +91,14 @@ class Plan:
 
 def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str | None,
                generator_params: dict | None, data: Callable[[int], DataInfo], amp: str,
-               n_boot: int = 1000, score_config: dict | None = None) -> Plan:
+               n_boot: int = 1000, score_config: dict | None = None,
+               fit_key: dict | None = None) -> Plan:
     """Expand ``spec``: one cell per (seed, ratio), with the fit and pool jobs they need.
 
     ``data(seed)`` returns the content hashes of the data a seed uses; ``amp`` is the
     resolved mixed-precision setting ("bf16" or "off"), part of every cell's identity.
     ``score_config`` (mode ``fidelity``): the scorer's config, with ``n`` synthetic images.
+    ``fit_key``: the generator's shared-fit key (:func:`ferbench.api.shared_fit_key`), if any.
     """
     from ferbench import PROTOCOL_ENGINE_VERSION
     from ferbench.identity import pool_result_id
@@ -126,13 +128,13 @@ def build_plan(spec: ProtocolSpec, generator: str | None, generator_version: str
                 real_per_class=spec.effective_real_per_class(),
                 real_fraction=spec.real_fraction, seed=int(seed), budget=spec.budget,
                 au_targets=spec.au_targets, data_options=dict(spec.data_options),
-                data_root=spec.data_root)
-            fit_key, pool_key = pool.fit_id, pool.pool_id
-            if fit_key not in seen:
-                plan.jobs.append(Job(FIT, fit_key, pool))
-                seen.add(fit_key)
+                data_root=spec.data_root, fit_key=fit_key)
+            fit_id, pool_key = pool.fit_id, pool.pool_id
+            if fit_id not in seen:
+                plan.jobs.append(Job(FIT, fit_id, pool))
+                seen.add(fit_id)
             if pool_key not in seen:
-                plan.jobs.append(Job(POOL, pool_key, pool, deps=(fit_key,),
+                plan.jobs.append(Job(POOL, pool_key, pool, deps=(fit_id,),
                                      n_blocks=math.ceil(max(syn_ratios))))
                 seen.add(pool_key)
             if spec.mode == "fidelity":

