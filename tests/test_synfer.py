@@ -306,7 +306,8 @@ def test_mix_smoke_runs_and_the_ablations_reuse_synfer_s_fit(shared_home, tmp_pa
         return real_fit(self, *a, **k)
 
     monkeypatch.setattr(SynFER, "fit", counting_fit)
-    spec = load_protocol("mix").override(budget="smoke", ratios=[1])
+    spec = load_protocol("mix").override(budget="smoke", ratios=[1], real_per_class=6,
+                                         resolution=RES)
     store = ResultStore(tmp_path / "r.duckdb")
     pools, infos = {}, {}
     for name in ("synfer", "synfer-noguide", "synfer-nopl"):

@@ -38,7 +38,7 @@ log = logging.getLogger("ferbench")
 
 #: synthetic (and real) images per fidelity score, by budget
 FIDELITY_N = {"smoke": 100, "quick": 1000, "full": 10000}
-SCORE_CONFIG_VERSION = 2  # 2: KID subsets of half the set
+SCORE_CONFIG_VERSION = 3  # 2: KID subsets of half the set; 3: exact low-rank FD (n <= dim)
 
 
 def score_config(budget: str) -> dict:
