@@ -329,3 +329,23 @@ def test_mix_smoke_runs_and_the_ablations_reuse_synfer_s_fit(shared_home, tmp_pa
     a, b = (read_block(pools[n], 0)[0]["images"] for n in ("synfer", "synfer-noguide"))
     assert a.shape == b.shape and not np.array_equal(a, b)
     assert len(store) == 4  # one shared real-only cell + three mixed cells
+
+
+def test_checkpoint_fingerprint_is_the_same_in_every_process():
+    """The fingerprint that lets a killed fit resume must not change between processes: the
+    diffusers scheduler config carries a list built from a set (``_use_default_values``), whose
+    order follows Python's per-process string hashing. With it, a restarted fit ignored its
+    own checkpoint and trained from step 0."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "from ferbench_generators.synfer.model import make_noise_scheduler\n"
+            "from ferbench_generators.synfer.train_state import fingerprint, schedule_config\n"
+            "print(fingerprint({'lr': 1e-3}, {'x': torch.zeros(2, 3)}, "
+            "{'noise_schedule': schedule_config(make_noise_scheduler())}, {}))\n")
+    fps = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": str(h)}
+                          ).stdout.strip() for h in range(3)}
+    assert len(fps) == 1, fps

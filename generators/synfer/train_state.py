@@ -26,6 +26,14 @@ _RESUMABLE = ("train_steps", "checkpoint_every")
 log = logging.getLogger("ferbench")
 
 
+def schedule_config(scheduler) -> dict:
+    """A diffusers scheduler's config without its private keys: ``_use_default_values`` is a
+    list built from a set, so its order changes from one Python process to the next (hash
+    randomisation) and a fingerprint over it would never match a checkpoint written by an
+    earlier process."""
+    return {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
+
+
 def fingerprint(cfg: dict, tensors: dict, extra: dict, net_state: dict) -> str:
     """sha256 over the training settings (``cfg`` without the step count), the training tensors
     (``name -> tensor``: images, captions, AUs), ``extra`` (seed, CFG dropout, ...) and the

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .train_state import fingerprint, load_train_state, save_train_state
+from .train_state import fingerprint, load_train_state, save_train_state, schedule_config
 
 
 def train_eps(net, params: list, *, x: torch.Tensor, ids: torch.Tensor, aus: torch.Tensor,
@@ -50,7 +50,7 @@ def train_eps(net, params: list, *, x: torch.Tensor, ids: torch.Tensor, aus: tor
     fp = "" if ckpt is None else fingerprint(
         cfg, {"x": x, "ids": ids, "aus": aus},
         {"seed": int(seed), "p_uncond": float(p_uncond), "flip_ok": bool(flip_ok),
-         "encoded": encode is not None, "noise_schedule": dict(noise_sched.config)},
+         "encoded": encode is not None, "noise_schedule": schedule_config(noise_sched)},
         state_dict())
     restored = None if ckpt is None else load_train_state(ckpt, ema, opt, len(params), device,
                                                           fp)
