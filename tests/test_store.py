@@ -281,3 +281,18 @@ def test_scores_frame_reads_only_the_asked_columns(store):
     assert light.equals(full[["cell_id", "generator", "created_at"]])
     with pytest.raises(FerbenchError, match="no such result column"):
         store.scores_frame(columns=["cell_id", "nope"])
+
+
+def test_a_cell_with_damaged_json_is_skipped_with_a_warning_naming_it(store):
+    """JSON damaged outside ferbench (a hand edit, a bad disk) hides only that cell: the read
+    warns with the store path and the cell id, and every other result still reads."""
+    good, bad = make_record(1), make_record(2)
+    store.write_cell(good)
+    store.write_cell(bad)
+    con = duckdb.connect(str(store.path))
+    con.execute("UPDATE cells SET metrics_json = '{\"accuracy\": 0.5,' WHERE cell_id = ?",
+                [bad["cell_id"]])
+    con.close()
+    with pytest.warns(UserWarning, match=rf"{store.path}.*malformed: {bad['cell_id']}"):
+        rows = store.get_cells([good["cell_id"], bad["cell_id"]])
+    assert [r["cell_id"] for r in rows] == [good["cell_id"]] and rows[0] == good

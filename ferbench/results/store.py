@@ -34,6 +34,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -429,7 +430,7 @@ class ResultStore:
                 + " || ']'")
         cells = _rows(con, f"SELECT {cols}, {blob} AS _json FROM cells {where}"
                       " ORDER BY created_at, cell_id", params)
-        decoded = json.loads("[" + ",".join(c["_json"] for c in cells) + "]") if cells else []
+        decoded = self._decode_rows(cells)
         per_class, confusion, preds = defaultdict(list), defaultdict(list), {}
         if details:
             for r in _rows(con, f"SELECT * FROM per_class {where} ORDER BY cell_id, class_idx",
@@ -447,7 +448,10 @@ class ResultStore:
                     f" predictions {pwhere} GROUP BY cell_id", pparams).fetchall():
                 preds[cid] = (yt, yp)
         out = []
-        for c, (extra, gparams, metrics, val, spec) in zip(cells, decoded):
+        for c, row in zip(cells, decoded):
+            if row is None:  # malformed JSON, reported by _decode_rows
+                continue
+            extra, gparams, metrics, val, spec = row
             cid = c["cell_id"]
             rec = {k: c[k] for k in _SCALARS}
             rec.update(extra)
@@ -460,6 +464,29 @@ class ResultStore:
             rec["confusion"] = confusion[cid]
             rec["y_true"], rec["y_pred"] = (list(y) for y in preds.get(cid, ([], [])))
             out.append(rec)
+        return out
+
+    def _decode_rows(self, cells: list[dict]) -> list:
+        """Each row's ``_json`` decoded, in one ``json.loads`` call; when that fails (a cell
+        whose stored JSON was damaged outside ferbench), row by row: a bad row becomes None
+        and is reported in one warning naming the store and the cell ids, so one damaged
+        cell does not hide every other result."""
+        if not cells:
+            return []
+        try:
+            return json.loads("[" + ",".join(c["_json"] for c in cells) + "]")
+        except json.JSONDecodeError:
+            pass
+        out, bad = [], []
+        for c in cells:
+            try:
+                out.append(json.loads(c["_json"]))
+            except json.JSONDecodeError:
+                out.append(None)
+                bad.append(c["cell_id"])
+        msg = (f"results store {self.path}: skipped {len(bad)} cell(s) whose stored JSON is "
+               f"malformed: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+        warnings.warn(msg, stacklevel=3)
         return out
 
     def finished_ids(self, cell_ids: Iterable[str]) -> set[str]:
