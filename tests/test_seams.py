@@ -271,3 +271,29 @@ def test_fidelity_protocol_stores_pool_level_scores(shared_home, tmp_path):
     assert got["fid_class_happy"].value is None and "needs at least" in got["fid_class_happy"].note
     again = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=50))
     assert again.resumed == 1 and again.ran == 0
+
+
+def test_a_malformed_fit_key_is_a_one_line_config_error():
+    from ferbench.api import shared_fit_key
+    from ferbench.errors import ConfigError
+
+    class Bad:
+        meta = GeneratorMeta(name="bad-key", version="1", family="test")
+
+        def fit_key(self):
+            return {"generator": "x"}  # no params
+
+        def set_params(self, **params):
+            return self
+
+    class NoSet:
+        meta = GeneratorMeta(name="no-set", version="1", family="test")
+
+        def fit_key(self):
+            return {"generator": "x", "params": {}}
+
+    with pytest.raises(ConfigError, match="bad-key.*fit_key"):
+        shared_fit_key(Bad())
+    with pytest.raises(ConfigError, match="no-set.*set_params"):
+        shared_fit_key(NoSet())
+    assert shared_fit_key(GENERATORS.create("noise")) is None
