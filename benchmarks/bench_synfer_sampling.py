@@ -101,13 +101,17 @@ def main() -> None:
         want = ev.positions(labels)
         acc = float((p == want).mean())
         per = [float((p[pos == i] == want[pos == i]).mean()) for i in range(len(gen.classes_))]
-        noisy = float((roughness(imgs) > rough_cut).mean())
+        rough = roughness(imgs) > rough_cut
+        noisy = float(rough.mean())
+        per_noise = [float(rough[pos == i].mean()) for i in range(len(gen.classes_))]
         row = {"params": params, "label_fidelity": acc, "per_class": per, "noise_share": noisy,
+               "noise_share_per_class": per_noise,
                "unet_evals_per_1000": counter.get("unet_evals", 0) / len(labels) * 1000,
                "s_per_1000": wall / len(labels) * 1000}
         out["settings"][name] = row
         print(f"{name:<14} {acc:>10.3f} {noisy:>11.2f} {row['unet_evals_per_1000']:>13.0f} "
-              f"{row['s_per_1000']:>7.0f}  {' '.join(f'{v:.2f}' for v in per)}", flush=True)
+              f"{row['s_per_1000']:>7.0f}  {' '.join(f'{v:.2f}' for v in per)}"
+              f"  | noise {' '.join(f'{v:.1f}' for v in per_noise)}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 
