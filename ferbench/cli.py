@@ -272,11 +272,19 @@ def _run_footer(outcome, store, t0: float) -> None:
     """Where the results went, the wall time, and how to browse them (stderr, so that
     ``--json`` output stays parseable)."""
     n = len(outcome.records) + len(outcome.pool_records)
-    secs = time.monotonic() - t0
-    wall = f"{secs / 60:.0f} min {secs % 60:.0f} s" if secs >= 60 else f"{secs:.1f} s"
+    wall = _wall(time.monotonic() - t0)
     log.info("%d result(s) in %s (%d computed now, %d from earlier runs); wall time %s",
              n, store.path, outcome.ran, outcome.resumed, wall)
     log.info("browse them: ferbench leaderboard --store %s", shlex.quote(str(store.path)))
+
+
+def _wall(secs: float) -> str:
+    """``'3 min 50 s'`` for 229.9 s (whole minutes, then the rounded rest); ``'12.3 s'``
+    under a minute."""
+    if secs < 59.95:
+        return f"{secs:.1f} s"
+    minutes, rest = divmod(round(secs), 60)
+    return f"{minutes} min {rest} s"
 
 
 def _check_generator(name: str, params: dict) -> None:

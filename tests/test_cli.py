@@ -65,3 +65,13 @@ def test_verbose_shows_ferbench_debug_lines_not_libraries():
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120).stderr
     assert "ferbench: x-own" in err and "x-library" not in err, err
+
+
+@pytest.mark.parametrize("secs, text", [(12.34, "12.3 s"), (59.96, "1 min 0 s"),
+                                        (229.9, "3 min 50 s"), (286.0, "4 min 46 s"),
+                                        (3599.6, "60 min 0 s")])
+def test_run_footer_wall_time(secs, text):
+    # whole minutes: 229.9 s once printed as "4 min 50 s" (the minutes were rounded)
+    from ferbench.cli import _wall
+
+    assert _wall(secs) == text
