@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
+
 from ferbench.errors import DataError
 
 CANONICAL: tuple[str, ...] = (
@@ -50,3 +52,19 @@ def index(name: str, *, where: str = "") -> int:
 
 def names(indices) -> list[str]:
     return [CANONICAL[int(i)] for i in indices]
+
+
+def positions(canonical_labels, classes, *, owner: str = "the model") -> np.ndarray:
+    """Canonical label indices -> positions 0..K-1 in ``classes`` (a scorer's output order).
+    DataError for an index out of range or a class ``owner`` does not have."""
+    y = np.asarray(canonical_labels, dtype=np.int64)
+    if y.size and (y.min() < 0 or y.max() >= len(CANONICAL)):
+        raise DataError(f"labels must be canonical indices 0..{len(CANONICAL) - 1}")
+    lut = np.full(len(CANONICAL), -1, dtype=np.int64)
+    for pos, c in enumerate(classes):
+        lut[INDEX[c]] = pos
+    out = lut[y]
+    if (out < 0).any():
+        bad = sorted({CANONICAL[i] for i in y[out < 0]})
+        raise DataError(f"labels {bad} are not classes of {owner} {tuple(classes)}")
+    return out

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ferbench.errors import DataError, FerbenchError
-from ferbench.labels import CANONICAL, INDEX
+from ferbench.labels import INDEX, positions
 
 __all__ = ["RECIPE_VERSION", "ReferenceEvaluator", "evaluator_key", "get_evaluator",
            "load_evaluator", "label_fidelity", "evaluator_at_chance"]
@@ -58,17 +58,7 @@ class ReferenceEvaluator:
 
     def positions(self, canonical_labels) -> np.ndarray:
         """Canonical label indices -> positions 0..K-1 in ``classes`` (DataError if absent)."""
-        y = np.asarray(canonical_labels, dtype=np.int64)
-        lut = np.full(len(CANONICAL), -1, dtype=np.int64)
-        for pos, c in enumerate(self.classes):
-            lut[INDEX[c]] = pos
-        if y.size and (y.min() < 0 or y.max() >= len(CANONICAL)):
-            raise DataError(f"labels must be canonical indices 0..{len(CANONICAL) - 1}")
-        out = lut[y]
-        if (out < 0).any():
-            bad = sorted({CANONICAL[i] for i in y[out < 0]})
-            raise DataError(f"labels {bad} are not classes of the evaluator {self.classes}")
-        return out
+        return positions(canonical_labels, self.classes, owner="the evaluator")
 
     def check_images(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)

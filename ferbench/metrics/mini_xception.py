@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ferbench.errors import DataError, FerbenchError
-from ferbench.labels import CANONICAL, INDEX
+from ferbench.labels import CANONICAL, INDEX, positions
 
 __all__ = ["ASSET", "FILE_CLASSES", "INPUT_SIZE", "MiniXception", "MiniXceptionScorer",
            "available", "load_mini_xception"]
@@ -249,17 +249,7 @@ class MiniXceptionScorer:
         return acc
 
     def positions(self, canonical_labels) -> np.ndarray:
-        y = np.asarray(canonical_labels, dtype=np.int64)
-        if y.size and (y.min() < 0 or y.max() >= len(CANONICAL)):
-            raise DataError(f"labels must be canonical indices 0..{len(CANONICAL) - 1}")
-        lut = np.full(len(CANONICAL), -1, dtype=np.int64)
-        for pos, c in enumerate(self.classes):
-            lut[INDEX[c]] = pos
-        out = lut[y]
-        if (out < 0).any():
-            bad = sorted({CANONICAL[i] for i in y[out < 0]})
-            raise DataError(f"labels {bad} are not classes of the mini-Xception {self.classes}")
-        return out
+        return positions(canonical_labels, self.classes, owner="the mini-Xception")
 
     def check_images(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
