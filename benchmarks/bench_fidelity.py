@@ -6,6 +6,8 @@ Rows:
 - ``fer-evaluator``: the reference evaluator's 1024-d penultimate features. Throughput does not
   depend on the weights, so an untrained network of the same architecture is timed (no
   training in a benchmark of feature extraction);
+- ``mini-xception``: the optional third-party label scorer's predictions (64x64 resize + the
+  network), timed on an untrained network of the same architecture like the evaluator row;
 - ``dlib-68`` landmarks (4x upsample, HOG detector, fallback box, shape predictor) and the full
   ``dlib-geometric`` AU estimate (landmarks + geometry).
 
@@ -34,6 +36,7 @@ from ferbench.data.toyfaces import load_toyfaces
 from ferbench.features.expression import ExpressionFeatures
 from ferbench.features.inception import InceptionFeatures
 from ferbench.metrics.evaluator import ReferenceEvaluator
+from ferbench.metrics.mini_xception import MiniXception, MiniXceptionScorer
 
 
 def _cpu_model() -> str:
@@ -76,6 +79,9 @@ def main() -> None:
                             channels=1, key="bench", path=Path("."), meta={"weights_sha256": ""})
     expr = ExpressionFeatures(ev, device=a.device)
     rows.append(("fer-evaluator features", len(big), _rate(expr, big, a.rounds)))
+    mx = MiniXceptionScorer(MiniXception().eval(), weights_sha256="")
+    rows.append(("mini-xception label scorer (64x64)", len(big),
+                 _rate(lambda x: mx.predict(x, device=a.device), big, a.rounds)))
     lm = DlibLandmarks()
     rows.append(("dlib-68 landmarks", len(small) * 2, _rate(lm, data.images[:2 * a.n],
                                                               a.rounds)))
